@@ -1,0 +1,103 @@
+//! Glue every tool's `main` shares: clap settings, input reading, error printing, exit status.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::Path;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::error::{Error, Result, exit};
+
+/// The EXIT STATUS table as plain text, appended to every tool's `--help`.
+pub fn exit_status_help() -> String {
+    let mut text = String::from("Exit status:\n");
+    for (code, meaning) in exit::TABLE {
+        text.push_str(&format!("  {code:>2}  {meaning}\n"));
+    }
+    text
+}
+
+/// The tool's clap command with the settings all domkit tools share.
+pub fn command<A: CommandFactory>(name: &'static str) -> clap::Command {
+    A::command()
+        .name(name)
+        .bin_name(name)
+        .version(env!("CARGO_PKG_VERSION"))
+        .after_long_help(exit_status_help())
+        .max_term_width(100)
+}
+
+/// Runs a tool: parses arguments, hands it stdin/stdout, prints any error as one line on
+/// stderr (`tool: where: what`) and exits with the error's status. A closed stdout
+/// (`tool | head`) ends the tool quietly.
+pub fn main<A, F>(name: &'static str, run: F) -> !
+where
+    A: CommandFactory + FromArgMatches,
+    F: FnOnce(A, &mut dyn Read, &mut dyn Write) -> Result<()>,
+{
+    let matches = command::<A>(name).get_matches();
+    let args = A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let stdin = io::stdin();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = run(args, &mut stdin.lock(), &mut out)
+        .and_then(|()| out.flush().map_err(|e| Error::io("<stdout>", e)));
+    let code = match result {
+        Ok(()) => exit::OK,
+        Err(Error::WouldChange) => exit::WOULD_CHANGE,
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code)
+}
+
+/// An input document: where it came from (for messages) and its text.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// File name, or `<stdin>`.
+    pub source: String,
+    /// The whole text.
+    pub text: String,
+}
+
+/// Reads `path` (or stdin when it is absent or `-`) as UTF-8 text.
+///
+/// # Errors
+/// I/O errors, and bad input when the bytes are not UTF-8.
+pub fn read_input(path: Option<&Path>, stdin: &mut dyn Read) -> Result<Input> {
+    let (source, bytes) = match path {
+        Some(p) if p != Path::new("-") => {
+            let source = p.display().to_string();
+            let bytes = std::fs::read(p).map_err(|e| Error::io(&source, e))?;
+            (source, bytes)
+        }
+        _ => {
+            let mut bytes = Vec::new();
+            stdin.read_to_end(&mut bytes).map_err(|e| Error::io("<stdin>", e))?;
+            ("<stdin>".to_string(), bytes)
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Input { source, text }),
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let valid = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
+            Err(Error::at(&source, &valid, offset, "input is not UTF-8 text"))
+        }
+    }
+}
+
+/// Writes `text` to `out`, mapping failures to an I/O error on `<stdout>`.
+///
+/// # Errors
+/// The write failed (a closed pipe included; `main` keeps that quiet).
+pub fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes()).map_err(|e| Error::io("<stdout>", e))
+}
+
+/// True when stderr is a terminal (progress lines are only for people).
+pub fn stderr_is_terminal() -> bool {
+    io::stderr().is_terminal()
+}

@@ -1,0 +1,168 @@
+//! What domkit knows about libvirt's `<domain>` document: where things live, and the keys
+//! that name the top-level and device elements a boot profile swaps.
+
+use crate::error::{Error, Result};
+use crate::xml::{Document, Id};
+
+/// The children of `<domain>` in libvirt's canonical order, for placing new elements.
+pub const DOMAIN_ORDER: &[&str] = &[
+    "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
+    "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
+    "iothreadids", "cputune", "numatune", "resource", "sysinfo", "bootloader",
+    "bootloader_args", "os", "idmap", "features", "cpu", "clock", "on_poweroff", "on_reboot",
+    "on_crash", "on_lockfailure", "pm", "perf", "devices", "seclabel", "keywrap",
+    "launchSecurity",
+];
+
+/// The children of `<os>` in libvirt's canonical order.
+pub const OS_ORDER: &[&str] = &[
+    "type", "firmware", "loader", "nvram", "varstore", "kernel", "initrd", "cmdline", "shim",
+    "dtb", "acpi", "boot", "bootmenu", "smbios", "bios", "init", "initarg", "initenv",
+    "initdir", "inituser", "initgroup",
+];
+
+/// The children of `<disk>` in libvirt's canonical order.
+pub const DISK_ORDER: &[&str] = &[
+    "driver", "source", "backingStore", "target", "iotune", "boot", "encryption", "readonly",
+    "shareable", "transient", "serial", "wwn", "vendor", "product", "address", "alias",
+];
+
+/// Checks that the document is a libvirt domain.
+///
+/// # Errors
+/// [`Error::BadInput`] naming the root element found instead.
+pub fn check_domain(doc: &Document<'_>) -> Result<()> {
+    let root = doc.root();
+    if root.name != "domain" {
+        return Err(Error::at(
+            doc.source,
+            doc.text,
+            root.start,
+            format!("not a libvirt domain: the root element is <{}>, not <domain>", root.name),
+        ));
+    }
+    Ok(())
+}
+
+/// The `<devices>` element, if any.
+pub fn devices(doc: &Document<'_>) -> Option<Id> {
+    doc.child(0, "devices")
+}
+
+/// The `<os>` element, if any.
+pub fn os(doc: &Document<'_>) -> Option<Id> {
+    doc.child(0, "os")
+}
+
+/// A disk's target device name (`<target dev='vda'/>`).
+pub fn disk_target<'a>(doc: &'a Document<'_>, disk: Id) -> Option<&'a str> {
+    doc.child(disk, "target").and_then(|t| doc.attr(t, "dev"))
+}
+
+/// A disk's `device` attribute (`disk` when absent, as in libvirt).
+pub fn disk_device<'a>(doc: &'a Document<'_>, disk: Id) -> &'a str {
+    doc.attr(disk, "device").unwrap_or("disk")
+}
+
+/// An interface's MAC address.
+pub fn interface_mac<'a>(doc: &'a Document<'_>, iface: Id) -> Option<&'a str> {
+    doc.child(iface, "mac").and_then(|m| doc.attr(m, "address"))
+}
+
+/// The key that names an element across the install and final phases: `os`,
+/// `on_reboot`, `sysinfo[smbios]`, `devices/disk[vda]`, `devices/interface[52:54:00:..]`,
+/// and `name#N` for the N-th of several same-named siblings without a natural key.
+pub fn key_of(doc: &Document<'_>, id: Id) -> String {
+    let e = doc.el(id);
+    let parent = e.parent.unwrap_or(0);
+    let natural = match e.name.as_str() {
+        "disk" => disk_target(doc, id).map(str::to_string),
+        "interface" => interface_mac(doc, id).map(|m| m.to_ascii_lowercase()),
+        "sysinfo" => doc.attr(id, "type").map(str::to_string),
+        _ => None,
+    };
+    let local = match natural {
+        Some(k) => format!("{}[{k}]", e.name),
+        None => {
+            let nth = doc.children_named(parent, &e.name).take_while(|&c| c != id).count() + 1;
+            if nth == 1 { e.name.clone() } else { format!("{}#{nth}", e.name) }
+        }
+    };
+    if parent == 0 { local } else { format!("{}/{local}", doc.el(parent).name) }
+}
+
+/// The elements a boot profile can swap, with their keys: every child of `<domain>` but
+/// `<devices>` and `<metadata>`, and every child of `<devices>`.
+pub fn keyed_elements(doc: &Document<'_>) -> Vec<(String, Id)> {
+    let mut out = Vec::new();
+    for &c in &doc.root().children {
+        match doc.el(c).name.as_str() {
+            "metadata" => {}
+            "devices" => {
+                for &d in &doc.el(c).children {
+                    out.push((key_of(doc, d), d));
+                }
+            }
+            _ => out.push((key_of(doc, c), c)),
+        }
+    }
+    out
+}
+
+/// Finds the element a key names.
+pub fn find_key(doc: &Document<'_>, key: &str) -> Option<Id> {
+    let (parent, _) = match key.split_once('/') {
+        Some(("devices", rest)) => (devices(doc)?, rest),
+        Some(_) => return None,
+        None => (0, key),
+    };
+    doc.el(parent).children.iter().copied().find(|&c| key_of(doc, c) == key)
+}
+
+/// Finds a device by the name users give it: a disk's target (`vda`, `hdc`) or an
+/// interface's MAC address.
+pub fn find_device(doc: &Document<'_>, target: &str) -> Option<Id> {
+    let devices = devices(doc)?;
+    doc.el(devices).children.iter().copied().find(|&d| match doc.el(d).name.as_str() {
+        "disk" => disk_target(doc, d) == Some(target),
+        "interface" => interface_mac(doc, d).is_some_and(|m| m.eq_ignore_ascii_case(target)),
+        _ => false,
+    })
+}
+
+/// True when any device carries a per-device `<boot order>`.
+pub fn uses_boot_order(doc: &Document<'_>) -> bool {
+    devices(doc).is_some_and(|d| doc.el(d).children.iter().any(|&c| doc.child(c, "boot").is_some()))
+}
+
+/// Disks of device kind `disk` (not cdrom/floppy/lun), in document order.
+pub fn hard_disks(doc: &Document<'_>) -> Vec<Id> {
+    match devices(doc) {
+        Some(d) => doc.children_named(d, "disk").filter(|&c| disk_device(doc, c) == "disk").collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The domain's `type` attribute (`kvm`, `qemu`, `xen`, `test`, ...).
+pub fn domain_type<'a>(doc: &'a Document<'_>) -> Option<&'a str> {
+    doc.attr(0, "type")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_devices_by_target_and_mac() {
+        let text = "<domain><os/><devices><disk><target dev='vda'/></disk><interface><mac address='52:54:00:AA:00:01'/></interface><serial/><serial/></devices></domain>";
+        let doc = Document::parse("t", text).unwrap();
+        let keys: Vec<String> = keyed_elements(&doc).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["os", "devices/disk[vda]", "devices/interface[52:54:00:aa:00:01]", "devices/serial", "devices/serial#2"]);
+        for key in &keys {
+            let id = find_key(&doc, key).unwrap();
+            assert_eq!(&key_of(&doc, id), key);
+        }
+        assert!(find_device(&doc, "52:54:00:aa:00:01").is_some());
+        assert!(find_device(&doc, "vdb").is_none());
+    }
+}

@@ -1,0 +1,361 @@
+//! Edits on a domain document, each computed as byte-range patches over the original text:
+//! insert a child where libvirt would put it, replace or remove an element with its line,
+//! and the explicit edits `domxml-rewrite` offers (`--boot`, `--kernel`, `--eject`, ...).
+
+use std::ops::Range;
+
+use crate::domain::{self, DISK_ORDER, DOMAIN_ORDER, OS_ORDER};
+use crate::error::{Error, Result};
+use crate::xml::{self, Document, Fragment, Id, Patch};
+
+/// Runs `edit` on a freshly parsed `text` and applies the patches it returns.
+///
+/// # Errors
+/// Whatever parsing or the edit reports.
+pub fn with_doc<F>(source: &str, text: &str, edit: F) -> Result<String>
+where
+    F: FnOnce(&Document<'_>) -> Result<Vec<Patch>>,
+{
+    let doc = Document::parse(source, text)?;
+    let patches = edit(&doc)?;
+    if patches.is_empty() {
+        return Ok(text.to_string());
+    }
+    xml::apply(text, patches)
+}
+
+/// The byte range removing element `id` takes: its own line(s) when it stands alone,
+/// otherwise the element and the blanks between it and what precedes it.
+pub fn removal_range(doc: &Document<'_>, id: Id) -> Range<usize> {
+    if let Some(lines) = doc.own_lines(id) {
+        return lines;
+    }
+    let e = doc.el(id);
+    let before = doc.text[..e.start].trim_end_matches([' ', '\t', '\r', '\n']).len();
+    let floor = preceding_end(doc, id);
+    before.max(floor)..e.end
+}
+
+/// Where whatever precedes element `id` inside its parent ends: the previous sibling's end,
+/// or the parent's start tag's end.
+pub fn preceding_end(doc: &Document<'_>, id: Id) -> usize {
+    let e = doc.el(id);
+    let parent = e.parent.expect("the root is never removed");
+    let siblings = &doc.el(parent).children;
+    let pos = siblings.iter().position(|&s| s == id).expect("child of its parent");
+    match pos {
+        0 => doc.el(parent).start_tag_end,
+        _ => doc.el(siblings[pos - 1]).end,
+    }
+}
+
+/// A patch removing element `id` (with its line when it has one to itself).
+pub fn remove(doc: &Document<'_>, id: Id) -> Patch {
+    Patch::remove(removal_range(doc, id))
+}
+
+/// A patch replacing element `id` by `fragment`, indented like the element was.
+pub fn replace(doc: &Document<'_>, id: Id, fragment: &Fragment) -> Patch {
+    let e = doc.el(id);
+    let indent = doc.indent_at(e.start);
+    let rendered = fragment.render(indent, &doc.indent_unit(), doc.newline(), doc.quote());
+    Patch::replace(e.start..e.end, rendered[indent.len()..].to_string())
+}
+
+/// A patch inserting `render(indent)` as a child of `parent`, after sibling `after` (or as
+/// the first child when `None`), following the siblings' indentation. `render` gets the
+/// indentation the first line needs and must return text without a trailing newline.
+pub fn insert_rendered(
+    doc: &Document<'_>,
+    parent: Id,
+    after: Option<Id>,
+    render: &dyn Fn(&str) -> String,
+) -> Patch {
+    let p = doc.el(parent);
+    let nl = doc.newline();
+    let parent_indent = doc.indent_at(p.start);
+    let unit = doc.indent_unit();
+    let child_indent = format!("{parent_indent}{unit}");
+    if p.self_closing {
+        let raw = &doc.text[p.start..p.end];
+        let open = raw.trim_end_matches('>').trim_end_matches('/').trim_end();
+        return Patch::replace(
+            p.start..p.end,
+            format!("{open}>{nl}{}{nl}{parent_indent}</{}>", render(&child_indent), p.name),
+        );
+    }
+    match after {
+        Some(sibling) => {
+            let s = doc.el(sibling);
+            if doc.own_lines(sibling).is_some() {
+                let indent = doc.indent_at(s.start);
+                Patch::insert(doc.after_line(s.end), format!("{}{nl}", render(indent)))
+            } else {
+                Patch::insert(s.end, render(""))
+            }
+        }
+        None => match p.children.first() {
+            Some(&first) if doc.own_lines(first).is_some() => {
+                let f = doc.el(first);
+                let indent = doc.indent_at(f.start);
+                Patch::insert(xml::line_start(doc.text, f.start), format!("{}{nl}", render(indent)))
+            }
+            Some(&first) => Patch::insert(doc.el(first).start, render("")),
+            None => {
+                let close_line = xml::line_start(doc.text, p.content_end);
+                let blank_before_close = close_line > p.start_tag_end
+                    && doc.text[close_line..p.content_end].bytes().all(|b| b == b' ' || b == b'\t');
+                if blank_before_close {
+                    Patch::insert(close_line, format!("{}{nl}", render(&child_indent)))
+                } else {
+                    Patch::insert(
+                        p.content_end,
+                        format!("{nl}{}{nl}{}", render(&child_indent), doc.indent_at(p.content_end)),
+                    )
+                }
+            }
+        },
+    }
+}
+
+/// A patch inserting `fragment` into `parent` where `order` (libvirt's element order) puts it.
+pub fn insert_ordered(doc: &Document<'_>, parent: Id, fragment: &Fragment, order: &[&str]) -> Patch {
+    let after = ordered_position(doc, parent, fragment.name(), order);
+    let unit = doc.indent_unit();
+    let nl = doc.newline();
+    let quote = doc.quote();
+    insert_rendered(doc, parent, after, &|indent| fragment.render(indent, &unit, nl, quote))
+}
+
+/// The sibling a new `name` child goes after in `parent`, by libvirt's `order`; `None`
+/// means first. Names `order` does not know go last.
+pub fn ordered_position(doc: &Document<'_>, parent: Id, name: &str, order: &[&str]) -> Option<Id> {
+    let children = &doc.el(parent).children;
+    let Some(rank) = order.iter().position(|n| *n == name) else {
+        return children.last().copied();
+    };
+    let mut after = None;
+    for &c in children {
+        match order.iter().position(|n| *n == doc.el(c).name) {
+            Some(r) if r <= rank => after = Some(c),
+            Some(_) => break,
+            None if after.is_some() => after = Some(c),
+            None => {}
+        }
+    }
+    after
+}
+
+/// Patches that make `parent` have exactly one `name` child equal to `fragment` (replacing
+/// the first, removing the rest), or none when `fragment` is `None`.
+pub fn set_child(doc: &Document<'_>, parent: Id, name: &str, fragment: Option<&Fragment>, order: &[&str]) -> Vec<Patch> {
+    let existing: Vec<Id> = doc.children_named(parent, name).collect();
+    let mut patches = Vec::new();
+    match (fragment, existing.first()) {
+        (Some(f), Some(&first)) => {
+            if doc.raw(first) != f.render("", &doc.indent_unit(), doc.newline(), doc.quote()) {
+                patches.push(replace(doc, first, f));
+            }
+            patches.extend(existing[1..].iter().map(|&e| remove(doc, e)));
+        }
+        (Some(f), None) => patches.push(insert_ordered(doc, parent, f, order)),
+        (None, _) => patches.extend(existing.iter().map(|&e| remove(doc, e))),
+    }
+    patches
+}
+
+/// The `<os>` element, or a bad-input error.
+///
+/// # Errors
+/// The domain has no `<os>`.
+pub fn require_os(doc: &Document<'_>) -> Result<Id> {
+    domain::os(doc).ok_or_else(|| Error::Edit(format!("{}: the domain has no <os> element", doc.source)))
+}
+
+/// The `<devices>` element, or a bad-input error.
+///
+/// # Errors
+/// The domain has no `<devices>`.
+pub fn require_devices(doc: &Document<'_>) -> Result<Id> {
+    domain::devices(doc).ok_or_else(|| Error::Edit(format!("{}: the domain has no <devices> element", doc.source)))
+}
+
+/// Sets (or with `None` removes) a text child of `<os>`: `kernel`, `initrd`, `cmdline`.
+///
+/// # Errors
+/// No `<os>` to edit.
+pub fn set_os_text(doc: &Document<'_>, name: &str, value: Option<&str>) -> Result<Vec<Patch>> {
+    let os = require_os(doc)?;
+    let fragment = value.map(|v| Fragment::new(name).text(v));
+    Ok(set_child(doc, os, name, fragment.as_ref(), OS_ORDER))
+}
+
+/// Sets (or removes) a text child of `<domain>` such as `on_reboot` or `bootloader`.
+pub fn set_domain_text(doc: &Document<'_>, name: &str, value: Option<&str>) -> Vec<Patch> {
+    let fragment = value.map(|v| Fragment::new(name).text(v));
+    set_child(doc, 0, name, fragment.as_ref(), DOMAIN_ORDER)
+}
+
+/// Replaces `<os>`'s `<boot dev>` list with `devs` (none removes them all).
+///
+/// # Errors
+/// No `<os>` to edit.
+pub fn set_os_boot(doc: &Document<'_>, devs: &[&str]) -> Result<Vec<Patch>> {
+    let os = require_os(doc)?;
+    let existing: Vec<Id> = doc.children_named(os, "boot").collect();
+    let current: Vec<&str> = existing.iter().filter_map(|&b| doc.attr(b, "dev")).collect();
+    if current == devs {
+        return Ok(Vec::new());
+    }
+    let mut patches: Vec<Patch> = existing.iter().map(|&b| remove(doc, b)).collect();
+    if !devs.is_empty() {
+        let unit = doc.indent_unit();
+        let nl = doc.newline().to_string();
+        let quote = doc.quote();
+        let fragments: Vec<Fragment> = devs.iter().map(|d| Fragment::new("boot").attr("dev", *d)).collect();
+        let after = match existing.first() {
+            Some(&first) => {
+                let siblings = &doc.el(os).children;
+                let pos = siblings.iter().position(|&s| s == first).expect("child");
+                if pos == 0 { None } else { Some(siblings[pos - 1]) }
+            }
+            None => ordered_position(doc, os, "boot", OS_ORDER),
+        };
+        // Each fragment renders with its own indent; lines join with the document's newline.
+        let render_lines = |indent: &str| {
+            fragments.iter().map(|f| f.render(indent, &unit, &nl, quote)).collect::<Vec<_>>().join(&nl)
+        };
+        patches.push(insert_rendered(doc, os, after, &render_lines));
+    }
+    Ok(patches)
+}
+
+/// Sets a device's per-device `<boot order>` (or removes it with `None`).
+pub fn set_boot_order(doc: &Document<'_>, device: Id, order: Option<u32>) -> Vec<Patch> {
+    let fragment = order.map(|o| Fragment::new("boot").attr("order", o.to_string()));
+    let device_order: &[&str] = if doc.el(device).name == "disk" { DISK_ORDER } else { &[] };
+    set_child(doc, device, "boot", fragment.as_ref(), device_order)
+}
+
+/// Finds a device by disk target or interface MAC.
+///
+/// # Errors
+/// [`Error::Edit`] naming the missing device.
+pub fn require_device(doc: &Document<'_>, target: &str) -> Result<Id> {
+    domain::find_device(doc, target)
+        .ok_or_else(|| Error::Edit(format!("{}: no device with target or MAC '{target}'", doc.source)))
+}
+
+/// Ejects the media of a cdrom or floppy: its `<source>` and `<driver>` go, the drive stays.
+///
+/// # Errors
+/// No such device, or it is not removable media.
+pub fn eject(doc: &Document<'_>, target: &str) -> Result<Vec<Patch>> {
+    let disk = require_device(doc, target)?;
+    check_removable(doc, disk, target)?;
+    Ok(eject_disk(doc, disk))
+}
+
+/// The patches ejecting disk `disk`'s media.
+pub fn eject_disk(doc: &Document<'_>, disk: Id) -> Vec<Patch> {
+    ["source", "driver"].iter().filter_map(|n| doc.child(disk, n)).map(|c| remove(doc, c)).collect()
+}
+
+fn check_removable(doc: &Document<'_>, disk: Id, target: &str) -> Result<()> {
+    let kind = domain::disk_device(doc, disk);
+    if doc.el(disk).name != "disk" || !matches!(kind, "cdrom" | "floppy") {
+        return Err(Error::Edit(format!("{}: '{target}' is not a cdrom or floppy drive", doc.source)));
+    }
+    Ok(())
+}
+
+/// Puts `path` into cdrom/floppy `target` (replacing any media it had).
+///
+/// # Errors
+/// No such device, or it is not removable media.
+pub fn insert_media(doc: &Document<'_>, target: &str, path: &str) -> Result<Vec<Patch>> {
+    let disk = require_device(doc, target)?;
+    check_removable(doc, disk, target)?;
+    let source = Fragment::new("source").attr(source_attr(doc, disk), path);
+    Ok(set_child(doc, disk, "source", Some(&source), DISK_ORDER))
+}
+
+/// The `<source>` attribute naming a disk's image: `dev` for block disks, else `file`.
+fn source_attr(doc: &Document<'_>, disk: Id) -> &'static str {
+    match doc.attr(disk, "type") {
+        Some("block") => "dev",
+        _ => "file",
+    }
+}
+
+/// Removes a device by disk target or interface MAC.
+///
+/// # Errors
+/// No such device.
+pub fn remove_device(doc: &Document<'_>, target: &str) -> Result<Vec<Patch>> {
+    let device = require_device(doc, target)?;
+    Ok(vec![remove(doc, device)])
+}
+
+/// Sets `<os><boot dev>` to `devs`, removing any per-device `<boot order>` (libvirt refuses
+/// the two together).
+///
+/// # Errors
+/// No `<os>`.
+pub fn set_boot(doc: &Document<'_>, devs: &[&str]) -> Result<Vec<Patch>> {
+    let mut patches = set_os_boot(doc, devs)?;
+    if let Some(devices) = domain::devices(doc) {
+        for &d in &doc.el(devices).children {
+            patches.extend(doc.children_named(d, "boot").map(|b| remove(doc, b)));
+        }
+    }
+    Ok(patches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(text: &str, f: impl FnOnce(&Document<'_>) -> Result<Vec<Patch>>) -> String {
+        with_doc("t.xml", text, f).unwrap()
+    }
+
+    const DOC: &str = "<domain type='kvm'>\n  <name>a</name>\n  <os>\n    <type>hvm</type>\n    <boot dev='hd'/>\n  </os>\n  <devices>\n    <disk type='file' device='cdrom'>\n      <driver name='qemu'/>\n      <source file='/x.iso'/>\n      <target dev='hdc' bus='ide'/>\n    </disk>\n  </devices>\n</domain>\n";
+
+    #[test]
+    fn kernel_goes_where_libvirt_puts_it_and_comes_out_again() {
+        let with = edit(DOC, |d| set_os_text(d, "kernel", Some("/k")));
+        assert!(with.contains("    <type>hvm</type>\n    <kernel>/k</kernel>\n    <boot dev='hd'/>\n"), "{with}");
+        let without = edit(&with, |d| set_os_text(d, "kernel", None));
+        assert_eq!(without, DOC);
+    }
+
+    #[test]
+    fn boot_list_is_replaced_in_place() {
+        let out = edit(DOC, |d| set_os_boot(d, &["cdrom", "hd"]));
+        assert!(out.contains("    <type>hvm</type>\n    <boot dev='cdrom'/>\n    <boot dev='hd'/>\n  </os>"), "{out}");
+        assert_eq!(edit(&out, |d| set_os_boot(d, &["hd"])), DOC);
+    }
+
+    #[test]
+    fn eject_keeps_the_drive() {
+        let out = edit(DOC, |d| eject(d, "hdc"));
+        assert!(out.contains("    <disk type='file' device='cdrom'>\n      <target dev='hdc' bus='ide'/>\n    </disk>"), "{out}");
+        let back = edit(&out, |d| insert_media(d, "hdc", "/x.iso"));
+        assert!(back.contains("      <source file='/x.iso'/>\n      <target"), "{back}");
+        assert!(with_doc("t", DOC, |d| eject(d, "vdz")).is_err());
+    }
+
+    #[test]
+    fn on_reboot_is_inserted_before_devices_and_removed_exactly() {
+        let out = edit(DOC, |d| Ok(set_domain_text(d, "on_reboot", Some("destroy"))));
+        assert!(out.contains("  </os>\n  <on_reboot>destroy</on_reboot>\n  <devices>"), "{out}");
+        assert_eq!(edit(&out, |d| Ok(set_domain_text(d, "on_reboot", None))), DOC);
+    }
+
+    #[test]
+    fn self_closing_parents_are_opened() {
+        let out = edit("<domain>\n  <os/>\n</domain>", |d| set_os_text(d, "kernel", Some("k")));
+        assert_eq!(out, "<domain>\n  <os>\n    <kernel>k</kernel>\n  </os>\n</domain>");
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+#! Installs the Debian 12 packages domkit's build, tests, demo and benchmarks need. Idempotent.
+set -euo pipefail
+
+packages=(
+  # build: the virt crate links libvirt through pkg-config
+  pkg-config libvirt-dev
+  # the private test hypervisor: a session-mode libvirtd driving real QEMU
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils
+  qemu-system-x86 qemu-utils
+  # the test guest: built from Debian's own binaries
+  busybox-static syslinux syslinux-common isolinux mtools xorriso cpio
+  # man-page lint, and the peers measured beside domkit in `make bench`
+  groff-base virtinst
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing packages: ${missing[*]}; run 'sudo make deps'" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# Some machines carry a newer qemu-utils than Debian 12's qemu-system-x86 accepts:
+# pin it to the version qemu-system-x86 comes in.
+qemu_version=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ {print $2}')
+pinned=()
+for p in "${missing[@]}"; do
+  case "$p" in
+    qemu-utils|qemu-system-x86) ;;
+    *) pinned+=("$p") ;;
+  esac
+done
+pinned+=("qemu-system-x86=$qemu_version" "qemu-system-common=$qemu_version" \
+  "qemu-system-data" "qemu-utils=$qemu_version" "qemu-block-extra=$qemu_version")
+apt-get install -y -qq --no-install-recommends --allow-downgrades "${pinned[@]}" >/dev/null

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# Builds domkit's tiny two-phase test guest (installer + installed disk) from Debian packages, cached in OUTDIR.
+#
+# Usage: tests/lab/guest.sh OUTDIR
+#   Prints the output paths, one a line. If OUTDIR already holds a complete build it only
+#   prints them. Otherwise it builds into OUTDIR.tmp.* next to it and renames that to
+#   OUTDIR in one step, so OUTDIR is either absent or complete (parallel runs are safe).
+#   Needs: apt-get download access to a Debian 12 mirror (or DOMKIT_KERNEL_DEB=/path/to/
+#   linux-image-*-cloud-amd64*.deb), busybox-static, syslinux, syslinux-common, isolinux,
+#   mtools, xorriso, cpio. Root is not needed. Everything is world-readable, so a lab
+#   daemon running as another user (tests/lab/libvirtd.sh) can use the files in place.
+#
+# Outputs (see also OUTDIR/README):
+#   vmlinuz           Debian's cloud kernel (linux-image-*-cloud-amd64, not installed on
+#                     the host: apt-get download + dpkg-deb -x).
+#   installer.initrd  busybox initramfs (cpio newc, gzip). /init loads virtio_pci and
+#                     virtio_blk, waits for /dev/vda, writes disk.img onto it, syncs, prints
+#                       DOMKIT-INSTALLER: disk written
+#                     on ttyS0 and reboots (reboot -f): an install config with
+#                     <on_reboot>destroy</on_reboot> then stops. On error it prints
+#                       DOMKIT-INSTALLER: FAILED <why>
+#                     and powers off (poweroff -f).
+#   install.iso       isolinux CD that boots vmlinuz + installer.initrd, no prompt.
+#   disk.img          what the installer writes (for reference): a FAT superfloppy with
+#                     SYSLINUX, vmlinuz and guest.initrd, whose /init prints
+#                       DOMKIT-GUEST: booted from disk
+#                     on ttyS0 and powers off (poweroff -f).
+#   guest.initrd      the disk's initrd.
+#   cmdline           the kernel command line to use for a direct-kernel install.
+# Kernel command-line switches understood by both inits, for failure tests:
+#   domkit.fail    the init prints its FAILED line and powers off
+#   domkit.crash   the init panics the kernel (echo c > /proc/sysrq-trigger); with
+#                  <panic model='isa'/> and <on_crash>destroy</on_crash> libvirt reports
+#                  the guest as crashed
+# Domains need <features><acpi/></features> (otherwise poweroff halts instead), a serial
+# port 0, and the target disk on bus virtio (/dev/vda), at least 32 MiB.
+set -euo pipefail
+
+readonly CMDLINE='console=ttyS0 quiet loglevel=3'
+readonly OUTPUTS=(vmlinuz installer.initrd install.iso disk.img guest.initrd cmdline README)
+
+die() { printf 'guest.sh: %s\n' "$*" >&2; exit 1; }
+
+[ "$#" -eq 1 ] && [ -n "$1" ] || { printf 'usage: %s OUTDIR\n' "$0" >&2; exit 2; }
+outdir="$1"
+
+print_outputs() {
+  local f
+  for f in vmlinuz installer.initrd install.iso; do
+    printf '%s/%s\n' "$outdir" "$f"
+  done
+}
+
+complete() {
+  local dir="$1" f
+  [ -f "$dir/.complete" ] || return 1
+  for f in "${OUTPUTS[@]}"; do
+    [ -s "$dir/$f" ] || return 1
+  done
+}
+
+outdir=$(realpath -m -- "$outdir")
+if complete "$outdir"; then
+  print_outputs
+  exit 0
+fi
+
+for tool in busybox syslinux mformat mcopy xorriso cpio dpkg-deb gzip; do
+  command -v "$tool" >/dev/null || die "missing $tool (run scripts/deps.sh)"
+done
+readonly BUSYBOX=/bin/busybox
+readonly ISOLINUX_BIN=/usr/lib/ISOLINUX/isolinux.bin
+readonly LDLINUX_C32=/usr/lib/syslinux/modules/bios/ldlinux.c32
+for f in "$ISOLINUX_BIN" "$LDLINUX_C32"; do
+  [ -r "$f" ] || die "missing $f (isolinux / syslinux-common)"
+done
+# The initramfs needs a static busybox: it has no libc.
+if ldd "$BUSYBOX" >/dev/null 2>&1; then
+  die "$BUSYBOX is dynamically linked: install busybox-static"
+fi
+
+parent=$(dirname -- "$outdir")
+mkdir -p -- "$parent"
+work=$(mktemp -d -- "$outdir.tmp.XXXXXX")
+trap 'rm -rf -- "$work"' EXIT
+out="$work/out"
+mkdir -p "$out"
+
+# --- the kernel --------------------------------------------------------------
+deb="${DOMKIT_KERNEL_DEB:-}"
+if [ -z "$deb" ]; then
+  pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null \
+    | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-cloud-amd64$/ { print $2; exit }')
+  [ -n "$pkg" ] || die "cannot resolve linux-image-cloud-amd64 (apt-get update?)"
+  mkdir -p "$work/deb"
+  # As root apt drops to _apt to download, which cannot write into our private temp dir.
+  (cd "$work/deb" && apt-get download -q=2 -o APT::Sandbox::User="$(id -un)" "$pkg" >/dev/null) \
+    || die "apt-get download $pkg failed"
+  deb=$(find "$work/deb" -name "$pkg*.deb" | head -n1)
+fi
+[ -r "$deb" ] || die "no kernel package: $deb"
+dpkg-deb -x "$deb" "$work/kernel"
+kver=$(basename "$(find "$work/kernel/lib/modules" -mindepth 1 -maxdepth 1 -type d | head -n1)")
+[ -n "$kver" ] || die "no modules in $deb"
+cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
+kconfig="$work/kernel/boot/config-$kver"
+moddir="$work/kernel/lib/modules/$kver"
+
+# modules_for NAME...: the .ko paths to insmod, dependencies first, for modules that are
+# not built in (CONFIG_...=y). The deb ships no modules.dep: read each .modinfo's depends=.
+declare -A seen=()
+modlist=()
+add_module() {
+  local name="$1" file deps dep
+  [ -z "${seen[$name]:-}" ] || return 0
+  seen[$name]=1
+  # Module names use "_", file names either "_" or "-".
+  local dashed="${name//_/-}"
+  if grep -Eq "/($name|$dashed)\.ko\$" "$moddir/modules.builtin" 2>/dev/null; then
+    return 0
+  fi
+  file=$(find "$moddir/kernel" \( -name "$name.ko*" -o -name "$dashed.ko*" \) | head -n1)
+  [ -n "$file" ] || die "module $name not found in $kver"
+  case "$file" in *.ko) ;; *) die "compressed module $file: not supported by busybox insmod here" ;; esac
+  deps=$(tr '\0' '\n' < "$file" | sed -n 's/^depends=//p' | head -n1)
+  for dep in ${deps//,/ }; do
+    add_module "$dep"
+  done
+  modlist+=("$file")
+}
+for m in virtio_pci virtio_blk pvpanic_mmio; do
+  add_module "$m"
+done
+grep -q '^CONFIG_SERIAL_8250_CONSOLE=y' "$kconfig" || die "$kver: no built-in 8250 serial console"
+grep -q '^CONFIG_DEVTMPFS=y' "$kconfig" || die "$kver: no devtmpfs"
+
+# --- busybox initramfs skeletons ---------------------------------------------
+# make_root DIR: busybox and the directories /init needs. Device nodes cannot be made
+# without root: /init mounts devtmpfs and reopens the console itself.
+make_root() {
+  local root="$1"
+  mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,lib/modules}
+  cp "$BUSYBOX" "$root/bin/busybox"
+  ln -s busybox "$root/bin/sh"
+}
+
+# Common start of both inits.
+init_head='#!/bin/sh
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+say() { echo "$*" > /dev/ttyS0; }
+for m in $(cat /lib/modules/order); do
+  insmod "/lib/modules/$m" || echo "insmod $m failed"
+done
+# After insmod: pvpanic must be loaded to report the panic to the host.
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    domkit.crash) echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger ;;
+  esac
+done
+'
+
+# make_cpio ROOT OUT: gzip-compressed newc archive of ROOT, owned by root, sorted.
+make_cpio() {
+  (cd "$1" && find . -mindepth 1 | LC_ALL=C sort \
+    | cpio --quiet -o -H newc --owner=0:0 --reproducible) | gzip -9 -n > "$2"
+}
+
+# --- the installed guest: its initrd and the disk image ----------------------
+groot="$work/guest-root"
+make_root "$groot"
+: > "$groot/lib/modules/order"
+for f in "${modlist[@]}"; do
+  case "$(basename "$f")" in
+    pvpanic*) cp "$f" "$groot/lib/modules/"; basename "$f" >> "$groot/lib/modules/order" ;;
+  esac
+done
+{
+  printf '%s' "$init_head"
+  cat <<'EOF'
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    domkit.fail) say "DOMKIT-GUEST: FAILED requested by domkit.fail"; sync; poweroff -f ;;
+  esac
+done
+say "DOMKIT-GUEST: booted from disk"
+sync
+poweroff -f
+EOF
+} > "$groot/init"
+chmod 0755 "$groot/init"
+make_cpio "$groot" "$out/guest.initrd"
+
+# FAT "superfloppy" (no partition table): SeaBIOS runs its boot sector, SYSLINUX's.
+kib=$(( ( $(stat -c %s "$out/vmlinuz") + $(stat -c %s "$out/guest.initrd") ) / 1024 + 1024 ))
+mib=$(( (kib + 1023) / 1024 ))
+truncate -s "${mib}M" "$work/disk.img"
+mformat -i "$work/disk.img" -T $(( mib * 2048 )) -h 64 -s 32 -v DOMKIT ::
+syslinux --install "$work/disk.img"
+cat > "$work/syslinux.cfg" <<EOF
+DEFAULT guest
+PROMPT 0
+TIMEOUT 0
+LABEL guest
+  KERNEL /vmlinuz
+  INITRD /guest.initrd
+  APPEND $CMDLINE
+EOF
+mcopy -i "$work/disk.img" "$work/syslinux.cfg" "$out/vmlinuz" "$out/guest.initrd" ::/
+mv "$work/disk.img" "$out/disk.img"
+
+# --- the installer initrd ------------------------------------------------------
+iroot="$work/installer-root"
+make_root "$iroot"
+: > "$iroot/lib/modules/order"
+for f in "${modlist[@]}"; do
+  cp "$f" "$iroot/lib/modules/"
+  basename "$f" >> "$iroot/lib/modules/order"
+done
+cp "$out/disk.img" "$iroot/disk.img"
+{
+  printf '%s' "$init_head"
+  cat <<'EOF'
+fail() { say "DOMKIT-INSTALLER: FAILED $*"; sync; poweroff -f; }
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    domkit.fail) fail "requested by domkit.fail" ;;
+  esac
+done
+# Wait for the target disk, 20 s at most.
+tries=200
+while [ ! -b /dev/vda ]; do
+  tries=$((tries - 1))
+  [ "$tries" -gt 0 ] || fail "no /dev/vda (virtio disk) after 20 s"
+  usleep 100000
+done
+size=$(blockdev --getsize64 /dev/vda) || fail "cannot size /dev/vda"
+[ "$size" -ge "$(stat -c %s /disk.img)" ] || fail "/dev/vda too small ($size bytes)"
+dd if=/disk.img of=/dev/vda bs=1M conv=fsync 2>/dev/null || fail "writing /dev/vda"
+sync
+blockdev --flushbufs /dev/vda || true
+say "DOMKIT-INSTALLER: disk written"
+reboot -f
+fail "reboot -f returned"
+EOF
+} > "$iroot/init"
+chmod 0755 "$iroot/init"
+make_cpio "$iroot" "$out/installer.initrd"
+
+# --- the install CD --------------------------------------------------------------
+iso="$work/iso"
+mkdir -p "$iso/isolinux"
+cp "$ISOLINUX_BIN" "$LDLINUX_C32" "$iso/isolinux/"
+cat > "$iso/isolinux/isolinux.cfg" <<EOF
+DEFAULT install
+PROMPT 0
+TIMEOUT 0
+LABEL install
+  KERNEL /vmlinuz
+  INITRD /installer.initrd
+  APPEND $CMDLINE
+EOF
+cp "$out/vmlinuz" "$out/installer.initrd" "$iso/"
+xorriso -as mkisofs -quiet -o "$out/install.iso" -V DOMKIT_INSTALL -J -R \
+  -b isolinux/isolinux.bin -c isolinux/boot.cat \
+  -no-emul-boot -boot-load-size 4 -boot-info-table "$iso" 2>/dev/null \
+  || die "xorriso failed"
+
+printf '%s\n' "$CMDLINE" > "$out/cmdline"
+cat > "$out/README" <<EOF
+domkit test guest, built by tests/lab/guest.sh from $(basename "$deb") ($kver).
+vmlinuz           the kernel
+installer.initrd  installer: writes disk.img to /dev/vda, prints "DOMKIT-INSTALLER: disk written"
+                  on ttyS0, then reboot -f (on error: "DOMKIT-INSTALLER: FAILED <why>", poweroff -f)
+install.iso       isolinux CD booting vmlinuz + installer.initrd ($CMDLINE)
+disk.img          the disk the installer writes (FAT superfloppy + SYSLINUX); boots guest.initrd,
+                  which prints "DOMKIT-GUEST: booted from disk" on ttyS0, then poweroff -f
+guest.initrd      the disk's initrd
+cmdline           kernel command line for a direct-kernel install: $CMDLINE
+Kernel arguments for failure tests: domkit.fail (FAILED line + poweroff), domkit.crash (panic).
+Domains need <features><acpi/></features>, serial port 0, and a virtio target disk >= 32 MiB.
+EOF
+: > "$out/.complete"
+chmod 0755 "$out"
+chmod 0644 "$out"/* "$out/.complete"
+
+# Publish atomically. A concurrent build may have won: then keep its result.
+if [ -e "$outdir" ] && ! complete "$outdir"; then
+  stale=$(mktemp -d -- "$outdir.stale.XXXXXX")
+  mv -T -- "$outdir" "$stale/old" 2>/dev/null || true
+  rm -rf -- "$stale"
+fi
+if ! mv -T -- "$out" "$outdir" 2>/dev/null; then
+  complete "$outdir" || die "could not publish $outdir"
+fi
+print_outputs
