@@ -75,7 +75,9 @@ pub fn read_input(path: Option<&Path>, stdin: &mut dyn Read) -> Result<Input> {
         }
         _ => {
             let mut bytes = Vec::new();
-            stdin.read_to_end(&mut bytes).map_err(|e| Error::io("<stdin>", e))?;
+            stdin
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io("<stdin>", e))?;
             ("<stdin>".to_string(), bytes)
         }
     };
@@ -84,7 +86,12 @@ pub fn read_input(path: Option<&Path>, stdin: &mut dyn Read) -> Result<Input> {
         Err(e) => {
             let offset = e.utf8_error().valid_up_to();
             let valid = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
-            Err(Error::at(&source, &valid, offset, "input is not UTF-8 text"))
+            Err(Error::at(
+                &source,
+                &valid,
+                offset,
+                "input is not UTF-8 text",
+            ))
         }
     }
 }
@@ -94,7 +101,8 @@ pub fn read_input(path: Option<&Path>, stdin: &mut dyn Read) -> Result<Input> {
 /// # Errors
 /// The write failed (a closed pipe included; `main` keeps that quiet).
 pub fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
-    out.write_all(text.as_bytes()).map_err(|e| Error::io("<stdout>", e))
+    out.write_all(text.as_bytes())
+        .map_err(|e| Error::io("<stdout>", e))
 }
 
 /// True when stderr is a terminal (progress lines are only for people).

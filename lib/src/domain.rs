@@ -1,30 +1,95 @@
 //! What domkit knows about libvirt's `<domain>` document: where things live, and the keys
 //! that name the top-level and device elements a boot profile swaps.
 
+use std::collections::HashMap;
+
 use crate::error::{Error, Result};
 use crate::xml::{Document, Id};
 
 /// The children of `<domain>` in libvirt's canonical order, for placing new elements.
 pub const DOMAIN_ORDER: &[&str] = &[
-    "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
-    "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
-    "iothreadids", "cputune", "numatune", "resource", "sysinfo", "bootloader",
-    "bootloader_args", "os", "idmap", "features", "cpu", "clock", "on_poweroff", "on_reboot",
-    "on_crash", "on_lockfailure", "pm", "perf", "devices", "seclabel", "keywrap",
+    "name",
+    "uuid",
+    "genid",
+    "title",
+    "description",
+    "metadata",
+    "maxMemory",
+    "memory",
+    "currentMemory",
+    "blkiotune",
+    "memtune",
+    "memoryBacking",
+    "vcpu",
+    "vcpus",
+    "iothreads",
+    "iothreadids",
+    "cputune",
+    "numatune",
+    "resource",
+    "sysinfo",
+    "bootloader",
+    "bootloader_args",
+    "os",
+    "idmap",
+    "features",
+    "cpu",
+    "clock",
+    "on_poweroff",
+    "on_reboot",
+    "on_crash",
+    "on_lockfailure",
+    "pm",
+    "perf",
+    "devices",
+    "seclabel",
+    "keywrap",
     "launchSecurity",
 ];
 
 /// The children of `<os>` in libvirt's canonical order.
 pub const OS_ORDER: &[&str] = &[
-    "type", "firmware", "loader", "nvram", "varstore", "kernel", "initrd", "cmdline", "shim",
-    "dtb", "acpi", "boot", "bootmenu", "smbios", "bios", "init", "initarg", "initenv",
-    "initdir", "inituser", "initgroup",
+    "type",
+    "firmware",
+    "loader",
+    "nvram",
+    "varstore",
+    "kernel",
+    "initrd",
+    "cmdline",
+    "shim",
+    "dtb",
+    "acpi",
+    "boot",
+    "bootmenu",
+    "smbios",
+    "bios",
+    "init",
+    "initarg",
+    "initenv",
+    "initdir",
+    "inituser",
+    "initgroup",
 ];
 
 /// The children of `<disk>` in libvirt's canonical order.
 pub const DISK_ORDER: &[&str] = &[
-    "driver", "source", "backingStore", "target", "iotune", "boot", "encryption", "readonly",
-    "shareable", "transient", "serial", "wwn", "vendor", "product", "address", "alias",
+    "driver",
+    "source",
+    "backingStore",
+    "target",
+    "iotune",
+    "boot",
+    "encryption",
+    "readonly",
+    "shareable",
+    "transient",
+    "serial",
+    "wwn",
+    "vendor",
+    "product",
+    "address",
+    "alias",
 ];
 
 /// Checks that the document is a libvirt domain.
@@ -38,7 +103,10 @@ pub fn check_domain(doc: &Document<'_>) -> Result<()> {
             doc.source,
             doc.text,
             root.start,
-            format!("not a libvirt domain: the root element is <{}>, not <domain>", root.name),
+            format!(
+                "not a libvirt domain: the root element is <{}>, not <domain>",
+                root.name
+            ),
         ));
     }
     Ok(())
@@ -69,76 +137,119 @@ pub fn interface_mac<'a>(doc: &'a Document<'_>, iface: Id) -> Option<&'a str> {
     doc.child(iface, "mac").and_then(|m| doc.attr(m, "address"))
 }
 
-/// The key that names an element across the install and final phases: `os`,
-/// `on_reboot`, `sysinfo[smbios]`, `devices/disk[vda]`, `devices/interface[52:54:00:..]`,
-/// and `name#N` for the N-th of several same-named siblings without a natural key.
-pub fn key_of(doc: &Document<'_>, id: Id) -> String {
-    let e = doc.el(id);
-    let parent = e.parent.unwrap_or(0);
-    let natural = match e.name.as_str() {
+/// The keys of `parent`'s children, which name elements across the install and final
+/// phases: `os`, `on_reboot`, `sysinfo[smbios]`, `devices/disk[vda]`,
+/// `devices/interface[52:54:00:..]`, and `name#N` for the N-th of several same-named
+/// siblings without a unique natural key. One pass, so 10,000 devices stay cheap.
+pub fn child_keys(doc: &Document<'_>, parent: Id) -> Vec<(String, Id)> {
+    let children = &doc.el(parent).children;
+    let natural: Vec<Option<String>> = children.iter().map(|&c| natural_key(doc, c)).collect();
+    let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
+    for (&c, key) in children.iter().zip(&natural) {
+        if let Some(k) = key {
+            *counts
+                .entry((doc.el(c).name.as_str(), k.as_str()))
+                .or_default() += 1;
+        }
+    }
+    let prefix = if parent == 0 {
+        String::new()
+    } else {
+        format!("{}/", doc.el(parent).name)
+    };
+    let mut ordinals: HashMap<&str, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(children.len());
+    for (&c, key) in children.iter().zip(&natural) {
+        let name = doc.el(c).name.as_str();
+        let nth = ordinals.entry(name).or_default();
+        *nth += 1;
+        let local = match key {
+            Some(k) if counts[&(name, k.as_str())] == 1 => format!("{name}[{k}]"),
+            _ if *nth == 1 => name.to_string(),
+            _ => format!("{name}#{nth}"),
+        };
+        out.push((format!("{prefix}{local}"), c));
+    }
+    out
+}
+
+fn natural_key(doc: &Document<'_>, id: Id) -> Option<String> {
+    match doc.el(id).name.as_str() {
         "disk" => disk_target(doc, id).map(str::to_string),
         "interface" => interface_mac(doc, id).map(|m| m.to_ascii_lowercase()),
         "sysinfo" => doc.attr(id, "type").map(str::to_string),
         _ => None,
-    };
-    let local = match natural {
-        Some(k) => format!("{}[{k}]", e.name),
-        None => {
-            let nth = doc.children_named(parent, &e.name).take_while(|&c| c != id).count() + 1;
-            if nth == 1 { e.name.clone() } else { format!("{}#{nth}", e.name) }
-        }
-    };
-    if parent == 0 { local } else { format!("{}/{local}", doc.el(parent).name) }
+    }
+}
+
+/// The key of element `id` (see [`child_keys`]).
+pub fn key_of(doc: &Document<'_>, id: Id) -> String {
+    let parent = doc.el(id).parent.unwrap_or(0);
+    child_keys(doc, parent)
+        .into_iter()
+        .find(|&(_, c)| c == id)
+        .map(|(k, _)| k)
+        .unwrap_or_default()
 }
 
 /// The elements a boot profile can swap, with their keys: every child of `<domain>` but
 /// `<devices>` and `<metadata>`, and every child of `<devices>`.
 pub fn keyed_elements(doc: &Document<'_>) -> Vec<(String, Id)> {
-    let mut out = Vec::new();
-    for &c in &doc.root().children {
-        match doc.el(c).name.as_str() {
-            "metadata" => {}
-            "devices" => {
-                for &d in &doc.el(c).children {
-                    out.push((key_of(doc, d), d));
-                }
-            }
-            _ => out.push((key_of(doc, c), c)),
-        }
+    let mut out: Vec<(String, Id)> = child_keys(doc, 0)
+        .into_iter()
+        .filter(|&(_, c)| !matches!(doc.el(c).name.as_str(), "metadata" | "devices"))
+        .collect();
+    if let Some(d) = devices(doc) {
+        out.extend(child_keys(doc, d));
     }
     out
 }
 
 /// Finds the element a key names.
 pub fn find_key(doc: &Document<'_>, key: &str) -> Option<Id> {
-    let (parent, _) = match key.split_once('/') {
-        Some(("devices", rest)) => (devices(doc)?, rest),
+    let parent = match key.split_once('/') {
+        Some(("devices", _)) => devices(doc)?,
         Some(_) => return None,
-        None => (0, key),
+        None => 0,
     };
-    doc.el(parent).children.iter().copied().find(|&c| key_of(doc, c) == key)
+    child_keys(doc, parent)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, c)| c)
 }
 
 /// Finds a device by the name users give it: a disk's target (`vda`, `hdc`) or an
 /// interface's MAC address.
 pub fn find_device(doc: &Document<'_>, target: &str) -> Option<Id> {
     let devices = devices(doc)?;
-    doc.el(devices).children.iter().copied().find(|&d| match doc.el(d).name.as_str() {
-        "disk" => disk_target(doc, d) == Some(target),
-        "interface" => interface_mac(doc, d).is_some_and(|m| m.eq_ignore_ascii_case(target)),
-        _ => false,
-    })
+    doc.el(devices)
+        .children
+        .iter()
+        .copied()
+        .find(|&d| match doc.el(d).name.as_str() {
+            "disk" => disk_target(doc, d) == Some(target),
+            "interface" => interface_mac(doc, d).is_some_and(|m| m.eq_ignore_ascii_case(target)),
+            _ => false,
+        })
 }
 
 /// True when any device carries a per-device `<boot order>`.
 pub fn uses_boot_order(doc: &Document<'_>) -> bool {
-    devices(doc).is_some_and(|d| doc.el(d).children.iter().any(|&c| doc.child(c, "boot").is_some()))
+    devices(doc).is_some_and(|d| {
+        doc.el(d)
+            .children
+            .iter()
+            .any(|&c| doc.child(c, "boot").is_some())
+    })
 }
 
 /// Disks of device kind `disk` (not cdrom/floppy/lun), in document order.
 pub fn hard_disks(doc: &Document<'_>) -> Vec<Id> {
     match devices(doc) {
-        Some(d) => doc.children_named(d, "disk").filter(|&c| disk_device(doc, c) == "disk").collect(),
+        Some(d) => doc
+            .children_named(d, "disk")
+            .filter(|&c| disk_device(doc, c) == "disk")
+            .collect(),
         None => Vec::new(),
     }
 }
@@ -154,10 +265,21 @@ mod tests {
 
     #[test]
     fn keys_name_devices_by_target_and_mac() {
-        let text = "<domain><os/><devices><disk><target dev='vda'/></disk><interface><mac address='52:54:00:AA:00:01'/></interface><serial/><serial/></devices></domain>";
+        let text = "<domain><os/><devices><disk><target dev='vda'/></disk><interface><mac address='52:54:00:AA:00:01'/></interface><serial/><serial/><interface><mac address='52:54:00:00:00:02'/></interface><interface><mac address='52:54:00:00:00:02'/></interface></devices></domain>";
         let doc = Document::parse("t", text).unwrap();
         let keys: Vec<String> = keyed_elements(&doc).into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["os", "devices/disk[vda]", "devices/interface[52:54:00:aa:00:01]", "devices/serial", "devices/serial#2"]);
+        assert_eq!(
+            keys,
+            [
+                "os",
+                "devices/disk[vda]",
+                "devices/interface[52:54:00:aa:00:01]",
+                "devices/serial",
+                "devices/serial#2",
+                "devices/interface#2",
+                "devices/interface#3"
+            ]
+        );
         for key in &keys {
             let id = find_key(&doc, key).unwrap();
             assert_eq!(&key_of(&doc, id), key);

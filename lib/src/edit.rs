@@ -31,7 +31,9 @@ pub fn removal_range(doc: &Document<'_>, id: Id) -> Range<usize> {
         return lines;
     }
     let e = doc.el(id);
-    let before = doc.text[..e.start].trim_end_matches([' ', '\t', '\r', '\n']).len();
+    let before = doc.text[..e.start]
+        .trim_end_matches([' ', '\t', '\r', '\n'])
+        .len();
     let floor = preceding_end(doc, id);
     before.max(floor)..e.end
 }
@@ -42,7 +44,10 @@ pub fn preceding_end(doc: &Document<'_>, id: Id) -> usize {
     let e = doc.el(id);
     let parent = e.parent.expect("the root is never removed");
     let siblings = &doc.el(parent).children;
-    let pos = siblings.iter().position(|&s| s == id).expect("child of its parent");
+    let pos = siblings
+        .iter()
+        .position(|&s| s == id)
+        .expect("child of its parent");
     match pos {
         0 => doc.el(parent).start_tag_end,
         _ => doc.el(siblings[pos - 1]).end,
@@ -81,7 +86,11 @@ pub fn insert_rendered(
         let open = raw.trim_end_matches('>').trim_end_matches('/').trim_end();
         return Patch::replace(
             p.start..p.end,
-            format!("{open}>{nl}{}{nl}{parent_indent}</{}>", render(&child_indent), p.name),
+            format!(
+                "{open}>{nl}{}{nl}{parent_indent}</{}>",
+                render(&child_indent),
+                p.name
+            ),
         );
     }
     match after {
@@ -98,19 +107,28 @@ pub fn insert_rendered(
             Some(&first) if doc.own_lines(first).is_some() => {
                 let f = doc.el(first);
                 let indent = doc.indent_at(f.start);
-                Patch::insert(xml::line_start(doc.text, f.start), format!("{}{nl}", render(indent)))
+                Patch::insert(
+                    xml::line_start(doc.text, f.start),
+                    format!("{}{nl}", render(indent)),
+                )
             }
             Some(&first) => Patch::insert(doc.el(first).start, render("")),
             None => {
                 let close_line = xml::line_start(doc.text, p.content_end);
                 let blank_before_close = close_line > p.start_tag_end
-                    && doc.text[close_line..p.content_end].bytes().all(|b| b == b' ' || b == b'\t');
+                    && doc.text[close_line..p.content_end]
+                        .bytes()
+                        .all(|b| b == b' ' || b == b'\t');
                 if blank_before_close {
                     Patch::insert(close_line, format!("{}{nl}", render(&child_indent)))
                 } else {
                     Patch::insert(
                         p.content_end,
-                        format!("{nl}{}{nl}{}", render(&child_indent), doc.indent_at(p.content_end)),
+                        format!(
+                            "{nl}{}{nl}{}",
+                            render(&child_indent),
+                            doc.indent_at(p.content_end)
+                        ),
                     )
                 }
             }
@@ -119,12 +137,19 @@ pub fn insert_rendered(
 }
 
 /// A patch inserting `fragment` into `parent` where `order` (libvirt's element order) puts it.
-pub fn insert_ordered(doc: &Document<'_>, parent: Id, fragment: &Fragment, order: &[&str]) -> Patch {
+pub fn insert_ordered(
+    doc: &Document<'_>,
+    parent: Id,
+    fragment: &Fragment,
+    order: &[&str],
+) -> Patch {
     let after = ordered_position(doc, parent, fragment.name(), order);
     let unit = doc.indent_unit();
     let nl = doc.newline();
     let quote = doc.quote();
-    insert_rendered(doc, parent, after, &|indent| fragment.render(indent, &unit, nl, quote))
+    insert_rendered(doc, parent, after, &|indent| {
+        fragment.render(indent, &unit, nl, quote)
+    })
 }
 
 /// The sibling a new `name` child goes after in `parent`, by libvirt's `order`; `None`
@@ -148,7 +173,13 @@ pub fn ordered_position(doc: &Document<'_>, parent: Id, name: &str, order: &[&st
 
 /// Patches that make `parent` have exactly one `name` child equal to `fragment` (replacing
 /// the first, removing the rest), or none when `fragment` is `None`.
-pub fn set_child(doc: &Document<'_>, parent: Id, name: &str, fragment: Option<&Fragment>, order: &[&str]) -> Vec<Patch> {
+pub fn set_child(
+    doc: &Document<'_>,
+    parent: Id,
+    name: &str,
+    fragment: Option<&Fragment>,
+    order: &[&str],
+) -> Vec<Patch> {
     let existing: Vec<Id> = doc.children_named(parent, name).collect();
     let mut patches = Vec::new();
     match (fragment, existing.first()) {
@@ -169,7 +200,8 @@ pub fn set_child(doc: &Document<'_>, parent: Id, name: &str, fragment: Option<&F
 /// # Errors
 /// The domain has no `<os>`.
 pub fn require_os(doc: &Document<'_>) -> Result<Id> {
-    domain::os(doc).ok_or_else(|| Error::Edit(format!("{}: the domain has no <os> element", doc.source)))
+    domain::os(doc)
+        .ok_or_else(|| Error::Edit(format!("{}: the domain has no <os> element", doc.source)))
 }
 
 /// The `<devices>` element, or a bad-input error.
@@ -177,7 +209,12 @@ pub fn require_os(doc: &Document<'_>) -> Result<Id> {
 /// # Errors
 /// The domain has no `<devices>`.
 pub fn require_devices(doc: &Document<'_>) -> Result<Id> {
-    domain::devices(doc).ok_or_else(|| Error::Edit(format!("{}: the domain has no <devices> element", doc.source)))
+    domain::devices(doc).ok_or_else(|| {
+        Error::Edit(format!(
+            "{}: the domain has no <devices> element",
+            doc.source
+        ))
+    })
 }
 
 /// Sets (or with `None` removes) a text child of `<os>`: `kernel`, `initrd`, `cmdline`.
@@ -203,7 +240,10 @@ pub fn set_domain_text(doc: &Document<'_>, name: &str, value: Option<&str>) -> V
 pub fn set_os_boot(doc: &Document<'_>, devs: &[&str]) -> Result<Vec<Patch>> {
     let os = require_os(doc)?;
     let existing: Vec<Id> = doc.children_named(os, "boot").collect();
-    let current: Vec<&str> = existing.iter().filter_map(|&b| doc.attr(b, "dev")).collect();
+    let current: Vec<&str> = existing
+        .iter()
+        .filter_map(|&b| doc.attr(b, "dev"))
+        .collect();
     if current == devs {
         return Ok(Vec::new());
     }
@@ -212,29 +252,40 @@ pub fn set_os_boot(doc: &Document<'_>, devs: &[&str]) -> Result<Vec<Patch>> {
         let unit = doc.indent_unit();
         let nl = doc.newline().to_string();
         let quote = doc.quote();
-        let fragments: Vec<Fragment> = devs.iter().map(|d| Fragment::new("boot").attr("dev", *d)).collect();
+        let fragments: Vec<Fragment> = devs
+            .iter()
+            .map(|d| Fragment::new("boot").attr("dev", *d))
+            .collect();
         let after = match existing.first() {
             Some(&first) => {
                 let siblings = &doc.el(os).children;
                 let pos = siblings.iter().position(|&s| s == first).expect("child");
-                if pos == 0 { None } else { Some(siblings[pos - 1]) }
+                if pos == 0 {
+                    None
+                } else {
+                    Some(siblings[pos - 1])
+                }
             }
             None => ordered_position(doc, os, "boot", OS_ORDER),
         };
         // Each fragment renders with its own indent; lines join with the document's newline.
         let render_lines = |indent: &str| {
-            fragments.iter().map(|f| f.render(indent, &unit, &nl, quote)).collect::<Vec<_>>().join(&nl)
+            fragments
+                .iter()
+                .map(|f| f.render(indent, &unit, &nl, quote))
+                .collect::<Vec<_>>()
+                .join(&nl)
         };
         patches.push(insert_rendered(doc, os, after, &render_lines));
     }
     Ok(patches)
 }
 
-/// Sets a device's per-device `<boot order>` (or removes it with `None`).
+/// Sets a device's per-device `<boot order>` (or removes it with `None`). A new one goes
+/// last in the device, where virt-install puts it (libvirt accepts any place).
 pub fn set_boot_order(doc: &Document<'_>, device: Id, order: Option<u32>) -> Vec<Patch> {
     let fragment = order.map(|o| Fragment::new("boot").attr("order", o.to_string()));
-    let device_order: &[&str] = if doc.el(device).name == "disk" { DISK_ORDER } else { &[] };
-    set_child(doc, device, "boot", fragment.as_ref(), device_order)
+    set_child(doc, device, "boot", fragment.as_ref(), &[])
 }
 
 /// Finds a device by disk target or interface MAC.
@@ -242,8 +293,12 @@ pub fn set_boot_order(doc: &Document<'_>, device: Id, order: Option<u32>) -> Vec
 /// # Errors
 /// [`Error::Edit`] naming the missing device.
 pub fn require_device(doc: &Document<'_>, target: &str) -> Result<Id> {
-    domain::find_device(doc, target)
-        .ok_or_else(|| Error::Edit(format!("{}: no device with target or MAC '{target}'", doc.source)))
+    domain::find_device(doc, target).ok_or_else(|| {
+        Error::Edit(format!(
+            "{}: no device with target or MAC '{target}'",
+            doc.source
+        ))
+    })
 }
 
 /// Ejects the media of a cdrom or floppy: its `<source>` and `<driver>` go, the drive stays.
@@ -258,13 +313,20 @@ pub fn eject(doc: &Document<'_>, target: &str) -> Result<Vec<Patch>> {
 
 /// The patches ejecting disk `disk`'s media.
 pub fn eject_disk(doc: &Document<'_>, disk: Id) -> Vec<Patch> {
-    ["source", "driver"].iter().filter_map(|n| doc.child(disk, n)).map(|c| remove(doc, c)).collect()
+    ["source", "driver"]
+        .iter()
+        .filter_map(|n| doc.child(disk, n))
+        .map(|c| remove(doc, c))
+        .collect()
 }
 
 fn check_removable(doc: &Document<'_>, disk: Id, target: &str) -> Result<()> {
     let kind = domain::disk_device(doc, disk);
     if doc.el(disk).name != "disk" || !matches!(kind, "cdrom" | "floppy") {
-        return Err(Error::Edit(format!("{}: '{target}' is not a cdrom or floppy drive", doc.source)));
+        return Err(Error::Edit(format!(
+            "{}: '{target}' is not a cdrom or floppy drive",
+            doc.source
+        )));
     }
     Ok(())
 }
@@ -325,7 +387,10 @@ mod tests {
     #[test]
     fn kernel_goes_where_libvirt_puts_it_and_comes_out_again() {
         let with = edit(DOC, |d| set_os_text(d, "kernel", Some("/k")));
-        assert!(with.contains("    <type>hvm</type>\n    <kernel>/k</kernel>\n    <boot dev='hd'/>\n"), "{with}");
+        assert!(
+            with.contains("    <type>hvm</type>\n    <kernel>/k</kernel>\n    <boot dev='hd'/>\n"),
+            "{with}"
+        );
         let without = edit(&with, |d| set_os_text(d, "kernel", None));
         assert_eq!(without, DOC);
     }
@@ -333,7 +398,12 @@ mod tests {
     #[test]
     fn boot_list_is_replaced_in_place() {
         let out = edit(DOC, |d| set_os_boot(d, &["cdrom", "hd"]));
-        assert!(out.contains("    <type>hvm</type>\n    <boot dev='cdrom'/>\n    <boot dev='hd'/>\n  </os>"), "{out}");
+        assert!(
+            out.contains(
+                "    <type>hvm</type>\n    <boot dev='cdrom'/>\n    <boot dev='hd'/>\n  </os>"
+            ),
+            "{out}"
+        );
         assert_eq!(edit(&out, |d| set_os_boot(d, &["hd"])), DOC);
     }
 
@@ -342,20 +412,36 @@ mod tests {
         let out = edit(DOC, |d| eject(d, "hdc"));
         assert!(out.contains("    <disk type='file' device='cdrom'>\n      <target dev='hdc' bus='ide'/>\n    </disk>"), "{out}");
         let back = edit(&out, |d| insert_media(d, "hdc", "/x.iso"));
-        assert!(back.contains("      <source file='/x.iso'/>\n      <target"), "{back}");
+        assert!(
+            back.contains("      <source file='/x.iso'/>\n      <target"),
+            "{back}"
+        );
         assert!(with_doc("t", DOC, |d| eject(d, "vdz")).is_err());
     }
 
     #[test]
     fn on_reboot_is_inserted_before_devices_and_removed_exactly() {
-        let out = edit(DOC, |d| Ok(set_domain_text(d, "on_reboot", Some("destroy"))));
-        assert!(out.contains("  </os>\n  <on_reboot>destroy</on_reboot>\n  <devices>"), "{out}");
-        assert_eq!(edit(&out, |d| Ok(set_domain_text(d, "on_reboot", None))), DOC);
+        let out = edit(DOC, |d| {
+            Ok(set_domain_text(d, "on_reboot", Some("destroy")))
+        });
+        assert!(
+            out.contains("  </os>\n  <on_reboot>destroy</on_reboot>\n  <devices>"),
+            "{out}"
+        );
+        assert_eq!(
+            edit(&out, |d| Ok(set_domain_text(d, "on_reboot", None))),
+            DOC
+        );
     }
 
     #[test]
     fn self_closing_parents_are_opened() {
-        let out = edit("<domain>\n  <os/>\n</domain>", |d| set_os_text(d, "kernel", Some("k")));
-        assert_eq!(out, "<domain>\n  <os>\n    <kernel>k</kernel>\n  </os>\n</domain>");
+        let out = edit("<domain>\n  <os/>\n</domain>", |d| {
+            set_os_text(d, "kernel", Some("k"))
+        });
+        assert_eq!(
+            out,
+            "<domain>\n  <os>\n    <kernel>k</kernel>\n  </os>\n</domain>"
+        );
     }
 }

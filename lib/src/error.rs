@@ -32,13 +32,22 @@ pub mod exit {
         (OK, "success"),
         (WOULD_CHANGE, "--check only: the document would change"),
         (USAGE, "usage error (bad flag or argument)"),
-        (BAD_INPUT, "bad input: malformed XML/JSON, not a domain, rejected by the schema, bad edit"),
+        (
+            BAD_INPUT,
+            "bad input: malformed XML/JSON, not a domain, rejected by the schema, bad edit",
+        ),
         (IO, "a file could not be read or written"),
         (NO_DOMAIN, "no such domain"),
         (CONFLICT, "conflict: already running, or name/UUID clash"),
-        (CONNECT, "cannot connect to libvirt, or the connection was lost"),
+        (
+            CONNECT,
+            "cannot connect to libvirt, or the connection was lost",
+        ),
         (TIMEOUT, "--timeout ran out"),
-        (ABNORMAL_STOP, "the guest stopped abnormally (destroyed, crashed, failed, ...)"),
+        (
+            ABNORMAL_STOP,
+            "the guest stopped abnormally (destroyed, crashed, failed, ...)",
+        ),
         (LIBVIRT, "any other libvirt error"),
     ];
 }
@@ -132,7 +141,10 @@ impl Error {
     /// A bad-input error at a byte offset of `text`, reported as line:column.
     pub fn at(source: &str, text: &str, offset: usize, message: impl Into<String>) -> Error {
         Error::BadInput {
-            location: Location { source: source.to_string(), line_col: Some(line_col(text, offset)) },
+            location: Location {
+                source: source.to_string(),
+                line_col: Some(line_col(text, offset)),
+            },
             message: message.into(),
         }
     }
@@ -140,14 +152,20 @@ impl Error {
     /// A bad-input error about a whole input, without a position.
     pub fn input(source: &str, message: impl Into<String>) -> Error {
         Error::BadInput {
-            location: Location { source: source.to_string(), line_col: None },
+            location: Location {
+                source: source.to_string(),
+                line_col: None,
+            },
             message: message.into(),
         }
     }
 
     /// An I/O error on `path`.
     pub fn io(path: &str, source: std::io::Error) -> Error {
-        Error::Io { path: path.to_string(), source }
+        Error::Io {
+            path: path.to_string(),
+            source,
+        }
     }
 }
 
@@ -156,8 +174,14 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text.as_bytes()[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, col)
 }
 
@@ -190,7 +214,10 @@ mod tests {
             Error::io("f", std::io::Error::other("x")),
         ];
         for e in errors {
-            assert!(exit::TABLE.iter().any(|(code, _)| *code == e.exit_code()), "{e:?}");
+            assert!(
+                exit::TABLE.iter().any(|(code, _)| *code == e.exit_code()),
+                "{e:?}"
+            );
         }
     }
 }

@@ -1,6 +1,653 @@
-//! stub
-/// stub
-pub fn run(_a: Args, _i: &mut dyn std::io::Read, _o: &mut dyn std::io::Write) -> crate::Result<()> { Ok(()) }
-/// stub
-#[derive(clap::Parser)]
-pub struct Args {}
+//! `domxml-gen`: a complete domain XML for a guest's final config from flags or a JSON
+//! spec, with the install phase recorded in `<metadata>` (see [`crate::profile`]).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::cli;
+use crate::error::{Error, Result};
+use crate::install::{self, DiskSpec, InstallMedia};
+use crate::profile::{self, Phase};
+use crate::xml::{Document, Fragment};
+
+/// Generate libvirt domain XML for a guest whose install boot differs from later boots.
+///
+/// Prints the FINAL config (the one to define: it boots the disk), with the install
+/// method recorded as a boot profile in <metadata> so that `domxml-rewrite --to install`
+/// gives the installer's config: install media attached and booted first, and
+/// <on_reboot>destroy</on_reboot> so the installer's last reboot stops the guest.
+///
+/// Settings come from flags, or from a JSON object (--spec) whose keys are the long flag
+/// names: {"name": "vm1", "memory": "1GiB", "disk": ["/var/lib/vm1.img,bus=virtio"],
+/// "cdrom": "debian.iso"}. Repeatable flags take arrays; flags override the spec.
+/// The output is deterministic given the same inputs and --uuid.
+#[derive(Parser, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+#[command(
+    after_help = "Examples:\n  domxml-gen --name vm1 --memory 1GiB --disk /var/lib/libvirt/images/vm1.qcow2 --cdrom debian.iso > vm1.xml\n  domxml-gen --name vm2 --type qemu --disk vm2.img --kernel vmlinuz --initrd initrd.gz --cmdline console=ttyS0 --serial file=/tmp/vm2.log\n  domxml-gen --name pv1 --type xen --paravirt --disk /dev/vg/pv1 --kernel vmlinuz --initrd initrd.gz --bootloader pygrub\n  domxml-gen --spec vm1.json --phase install | dom-create"
+)]
+pub struct Args {
+    /// Read settings from this JSON object (- for stdin); flags given too override it.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub spec: Option<PathBuf>,
+
+    /// Which phase to print: final (to define; the default) or install (to boot once).
+    #[arg(long, value_enum, value_name = "PHASE")]
+    pub phase: Option<PhaseArg>,
+
+    /// Guest name.
+    #[arg(long, help_heading = "Identity")]
+    pub name: Option<String>,
+    /// Guest UUID; a random one when absent (printed in the XML, so every phase shares it).
+    #[arg(long, help_heading = "Identity")]
+    pub uuid: Option<String>,
+    /// Short title.
+    #[arg(long, help_heading = "Identity")]
+    pub title: Option<String>,
+    /// Free-form description.
+    #[arg(long, help_heading = "Identity")]
+    pub description: Option<String>,
+
+    /// Hypervisor type.
+    #[arg(
+        long = "type",
+        value_enum,
+        value_name = "TYPE",
+        help_heading = "Machine"
+    )]
+    #[serde(rename = "type")]
+    pub virt_type: Option<VirtType>,
+    /// Guest architecture [default: x86_64].
+    #[arg(long, help_heading = "Machine")]
+    pub arch: Option<String>,
+    /// Machine type (pc, q35, virt, ...); libvirt's default when absent.
+    #[arg(long, help_heading = "Machine")]
+    pub machine: Option<String>,
+    /// Memory: a number of MiB, or with a unit (512MiB, 2GiB, 1G) [default: 1024 MiB].
+    #[arg(long, value_name = "SIZE", help_heading = "Machine")]
+    pub memory: Option<String>,
+    /// Virtual CPUs [default: 1].
+    #[arg(long, help_heading = "Machine")]
+    pub vcpus: Option<u32>,
+    /// Firmware [default: bios].
+    #[arg(long, value_enum, help_heading = "Machine")]
+    pub firmware: Option<Firmware>,
+    /// Hypervisor features, comma-separated [default: acpi,apic on x86; acpi elsewhere;
+    /// none for Xen paravirt]; "none" for none.
+    #[arg(long, value_name = "FEATURE[,FEATURE...]", help_heading = "Machine")]
+    pub features: Option<String>,
+    /// Xen paravirtualized guest (<os><type>xen</type>); boots --kernel to install and
+    /// --bootloader afterwards.
+    #[arg(long, help_heading = "Machine")]
+    pub paravirt: bool,
+
+    /// A disk: PATH[,bus=BUS][,format=raw|qcow2][,device=disk|cdrom|floppy|lun]
+    /// [,target=DEV][,readonly]. Repeatable; the first one is the boot disk.
+    #[arg(long, value_name = "PATH[,OPT=VAL...]", help_heading = "Devices")]
+    pub disk: Vec<String>,
+    /// A network interface: network=NAME | bridge=BR | user | none, then [,model=M][,mac=MAC].
+    /// Repeatable; MACs are derived from the UUID when not given.
+    #[arg(long, value_name = "KIND[,OPT=VAL...]", help_heading = "Devices")]
+    pub network: Vec<String>,
+    /// Graphics [default: none].
+    #[arg(long, value_enum, help_heading = "Devices")]
+    pub graphics: Option<Graphics>,
+    /// A serial port: pty, or file=PATH (guest output lands in PATH). Repeatable.
+    #[arg(long, value_name = "pty|file=PATH", help_heading = "Devices")]
+    pub serial: Vec<String>,
+    /// Add a pty console (on the first serial port when there is one).
+    #[arg(long, help_heading = "Devices")]
+    pub console: bool,
+
+    /// The final config's host-side bootloader (Xen paravirt: pygrub).
+    #[arg(long, value_name = "PATH", help_heading = "Final boot")]
+    pub bootloader: Option<String>,
+    /// Arguments for --bootloader.
+    #[arg(
+        long = "bootloader-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        help_heading = "Final boot"
+    )]
+    pub bootloader_args: Option<String>,
+
+    /// The install method, recorded for the install phase.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub media: InstallMedia,
+}
+
+/// Which phase to print.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhaseArg {
+    /// The installer's one-off config.
+    Install,
+    /// The config every later boot uses.
+    Final,
+}
+
+/// Hypervisor types domxml-gen knows.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum VirtType {
+    /// KVM-accelerated QEMU.
+    #[default]
+    Kvm,
+    /// QEMU's own emulation (TCG).
+    Qemu,
+    /// Xen.
+    Xen,
+    /// libvirt's test driver.
+    Test,
+}
+
+/// Firmware kinds.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Firmware {
+    /// Legacy BIOS.
+    Bios,
+    /// UEFI (libvirt picks the firmware files).
+    Uefi,
+}
+
+/// Graphics kinds.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Graphics {
+    /// No graphics.
+    None,
+    /// VNC.
+    Vnc,
+    /// SPICE.
+    Spice,
+}
+
+/// Runs `domxml-gen`.
+///
+/// # Errors
+/// A bad spec or flag value, or a spec file that cannot be read.
+pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<()> {
+    let args = match &args.spec {
+        Some(path) => {
+            let input = cli::read_input(Some(path), stdin)?;
+            merge_spec(args, &input)?
+        }
+        None => args,
+    };
+    let xml = generate(&args)?;
+    cli::write_out(stdout, &xml)
+}
+
+/// Overlays the flags given on the command line on the JSON spec.
+fn merge_spec(cli_args: Args, spec: &cli::Input) -> Result<Args> {
+    let parsed: Value = serde_json::from_str(&spec.text).map_err(|e| json_error(spec, &e))?;
+    let Value::Object(mut merged) = parsed else {
+        return Err(Error::input(&spec.source, "the spec must be a JSON object"));
+    };
+    let Value::Object(known) = serde_json::to_value(Args::default()).expect("Args serialize")
+    else {
+        unreachable!("Args is a struct");
+    };
+    for (key, value) in merged.iter_mut() {
+        if !known.contains_key(key) {
+            let mut names: Vec<&String> = known.keys().collect();
+            names.sort();
+            return Err(Error::input(
+                &spec.source,
+                format!(
+                    "unknown key \"{key}\" (known: {})",
+                    names
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        // Sizes may be written as plain numbers of MiB.
+        if key == "memory" {
+            if let Value::Number(n) = value {
+                *value = Value::String(n.to_string());
+            }
+        }
+    }
+    let Value::Object(given) = serde_json::to_value(&cli_args).expect("Args serialize") else {
+        unreachable!("Args is a struct");
+    };
+    for (key, value) in given {
+        let set = match &value {
+            Value::Null | Value::Bool(false) => false,
+            Value::Array(a) => !a.is_empty(),
+            _ => true,
+        };
+        if set {
+            merged.insert(key, value);
+        }
+    }
+    let mut args: Args = serde_json::from_value(Value::Object(merged))
+        .map_err(|e| Error::input(&spec.source, format!("bad value: {e}")))?;
+    args.spec = cli_args.spec;
+    Ok(args)
+}
+
+fn json_error(input: &cli::Input, e: &serde_json::Error) -> Error {
+    Error::BadInput {
+        location: crate::error::Location {
+            source: input.source.clone(),
+            line_col: Some((e.line(), e.column())),
+        },
+        message: format!("malformed JSON: {e}")
+            .split(" at line")
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// The generated document for `args` (already merged with any spec).
+///
+/// # Errors
+/// Missing name, bad values, or an install method the guest cannot use.
+pub fn generate(args: &Args) -> Result<String> {
+    let final_xml = final_config(args)?;
+    let phase = args.phase.unwrap_or(PhaseArg::Final);
+    if !args.media.any() {
+        if phase == PhaseArg::Install {
+            return Err(Error::Usage(
+                "--phase install needs an install method: --cdrom, --kernel, --pxe or --install-disk".into(),
+            ));
+        }
+        return Ok(final_xml);
+    }
+    let source = "<generated>";
+    let original = Document::parse(source, &final_xml)?;
+    let install = install::to_install(source, &final_xml, &args.media)?;
+    let install = profile::record(&original, &install, Phase::Final, false)?;
+    if phase == PhaseArg::Install {
+        return Ok(install);
+    }
+    let doc = Document::parse(source, &install)?;
+    let located = profile::find(&doc)?.expect("recorded above");
+    profile::swap(&doc, &located, false)
+}
+
+/// Parses a memory size into KiB: a plain number is MiB, as in virt-install.
+///
+/// # Errors
+/// Not a size.
+pub fn parse_memory_kib(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| Error::Usage(format!("--memory '{text}': not a size")))?;
+    let factor: u64 = match unit.trim() {
+        "" | "M" | "MiB" | "m" => 1024,
+        "K" | "KiB" | "k" => 1,
+        "G" | "GiB" | "g" => 1024 * 1024,
+        "T" | "TiB" | "t" => 1024 * 1024 * 1024,
+        "KB" => return Ok(number * 1000 / 1024),
+        "MB" => return Ok(number * 1_000_000 / 1024),
+        "GB" => return Ok(number * 1_000_000_000 / 1024),
+        _ => {
+            return Err(Error::Usage(format!(
+                "--memory '{text}': unknown unit (use KiB, MiB, GiB, TiB)"
+            )));
+        }
+    };
+    match number.checked_mul(factor) {
+        Some(kib) if kib > 0 => Ok(kib),
+        _ => Err(Error::Usage(format!("--memory '{text}': out of range"))),
+    }
+}
+
+/// A stable MAC for interface `index` of the guest with `uuid` (FNV-1a; the same inputs
+/// always give the same address, so regenerated configs do not churn).
+pub fn stable_mac(uuid: &uuid::Uuid, index: usize, xen: bool) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in uuid.as_bytes().iter().chain(&(index as u64).to_le_bytes()) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let b = hash.to_be_bytes();
+    let prefix = if xen { "00:16:3e" } else { "52:54:00" };
+    format!("{prefix}:{:02x}:{:02x}:{:02x}", b[0] & 0x7f, b[1], b[2])
+}
+
+fn final_config(args: &Args) -> Result<String> {
+    let name = args
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| Error::Usage("--name is required".into()))?;
+    let uuid = match &args.uuid {
+        Some(u) => uuid::Uuid::parse_str(u)
+            .map_err(|_| Error::Usage(format!("--uuid '{u}': not a UUID")))?,
+        None => uuid::Uuid::new_v4(),
+    };
+    let virt_type = args.virt_type.unwrap_or_default();
+    let type_name = match virt_type {
+        VirtType::Kvm => "kvm",
+        VirtType::Qemu => "qemu",
+        VirtType::Xen => "xen",
+        VirtType::Test => "test",
+    };
+    if args.paravirt && virt_type != VirtType::Xen {
+        return Err(Error::Usage("--paravirt is for --type xen".into()));
+    }
+    if args.paravirt && (args.media.cdrom.is_some() || args.media.pxe) {
+        return Err(Error::Usage(
+            "a Xen paravirt guest installs from --kernel/--initrd, not --cdrom or --pxe".into(),
+        ));
+    }
+    if args.firmware == Some(Firmware::Uefi) && args.paravirt {
+        return Err(Error::Usage(
+            "--firmware uefi is not for paravirt guests".into(),
+        ));
+    }
+    let arch = args.arch.clone().unwrap_or_else(|| "x86_64".into());
+    let x86 = matches!(arch.as_str(), "x86_64" | "i686");
+    let memory = parse_memory_kib(args.memory.as_deref().unwrap_or("1024"))?.to_string();
+    let vcpus = args.vcpus.unwrap_or(1);
+    if vcpus == 0 {
+        return Err(Error::Usage("--vcpus must be at least 1".into()));
+    }
+
+    let mut os = Fragment::new("os").attr_opt(
+        "firmware",
+        (args.firmware == Some(Firmware::Uefi)).then_some("efi"),
+    );
+    let os_type = Fragment::new("type")
+        .attr("arch", arch.as_str())
+        .attr_opt("machine", args.machine.clone());
+    if args.paravirt {
+        os = os.child(os_type.text("xen"));
+    } else {
+        os = os
+            .child(os_type.text("hvm"))
+            .child(Fragment::new("boot").attr("dev", "hd"));
+    }
+
+    let features: Vec<String> = match &args.features {
+        Some(list) if list == "none" => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect(),
+        None if args.paravirt => Vec::new(),
+        None if x86 => vec!["acpi".into(), "apic".into()],
+        None => vec!["acpi".into()],
+    };
+    for f in &features {
+        if !f
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::Usage(format!(
+                "--features: '{f}' is not a feature name"
+            )));
+        }
+    }
+
+    let mut devices = Fragment::new("devices");
+    let mut taken: Vec<String> = Vec::new();
+    for spec in &args.disk {
+        let disk = DiskSpec::parse(spec, "disk")?;
+        let bus = disk.bus.clone().unwrap_or_else(|| {
+            default_disk_bus(
+                virt_type,
+                args.paravirt,
+                &disk.device,
+                args.machine.as_deref(),
+                x86,
+            )
+        });
+        let target = match &disk.target {
+            Some(t) => t.clone(),
+            None => next_target(&bus, &taken),
+        };
+        if taken.contains(&target) {
+            return Err(Error::Usage(format!(
+                "--disk '{spec}': target {target} is used twice"
+            )));
+        }
+        taken.push(target.clone());
+        let mut disk = disk;
+        if disk.format.is_none() && virt_type != VirtType::Test && disk.device == "disk" {
+            disk.format = Some(
+                if disk.path.ends_with(".qcow2") {
+                    "qcow2"
+                } else {
+                    "raw"
+                }
+                .into(),
+            );
+        }
+        devices = devices.child(disk.fragment(&bus, &target, None));
+    }
+    for (index, spec) in args.network.iter().enumerate() {
+        if let Some(iface) = interface(spec, &uuid, index, virt_type)? {
+            devices = devices.child(iface);
+        }
+    }
+    let mut has_serial = false;
+    for (port, spec) in args.serial.iter().enumerate() {
+        let target = Fragment::new("target").attr("port", port.to_string());
+        let serial = match spec.split_once('=') {
+            None if spec == "pty" => Fragment::new("serial").attr("type", "pty").child(target),
+            Some(("file", path)) if !path.is_empty() => Fragment::new("serial")
+                .attr("type", "file")
+                .child(Fragment::new("source").attr("path", path))
+                .child(target),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "--serial '{spec}': expected pty or file=PATH"
+                )));
+            }
+        };
+        devices = devices.child(serial);
+        has_serial = true;
+    }
+    if args.console {
+        let console = Fragment::new("console").attr("type", "pty");
+        let console = if has_serial {
+            console.child(
+                Fragment::new("target")
+                    .attr("type", "serial")
+                    .attr("port", "0"),
+            )
+        } else {
+            console
+        };
+        devices = devices.child(console);
+    }
+    match args.graphics.unwrap_or(Graphics::None) {
+        Graphics::None => {}
+        Graphics::Vnc => {
+            devices = devices.child(
+                Fragment::new("graphics")
+                    .attr("type", "vnc")
+                    .attr("autoport", "yes"),
+            )
+        }
+        Graphics::Spice => {
+            devices = devices.child(
+                Fragment::new("graphics")
+                    .attr("type", "spice")
+                    .attr("autoport", "yes"),
+            )
+        }
+    }
+
+    let mut domain = Fragment::new("domain")
+        .attr("type", type_name)
+        .child(Fragment::new("name").text(name))
+        .child(Fragment::new("uuid").text(uuid.hyphenated().to_string()))
+        .child_opt(
+            args.title
+                .as_ref()
+                .map(|t| Fragment::new("title").text(t.as_str())),
+        )
+        .child_opt(
+            args.description
+                .as_ref()
+                .map(|d| Fragment::new("description").text(d.as_str())),
+        )
+        .child(
+            Fragment::new("memory")
+                .attr("unit", "KiB")
+                .text(memory.as_str()),
+        )
+        .child(
+            Fragment::new("currentMemory")
+                .attr("unit", "KiB")
+                .text(memory.as_str()),
+        )
+        .child(Fragment::new("vcpu").text(vcpus.to_string()))
+        .child_opt(
+            args.bootloader
+                .as_ref()
+                .map(|b| Fragment::new("bootloader").text(b.as_str())),
+        )
+        .child_opt(
+            args.bootloader_args
+                .as_ref()
+                .map(|b| Fragment::new("bootloader_args").text(b.as_str())),
+        )
+        .child(os);
+    if !features.is_empty() {
+        let mut f = Fragment::new("features");
+        for name in &features {
+            f = f.child(Fragment::new(name));
+        }
+        domain = domain.child(f);
+    }
+    domain = domain
+        .child(Fragment::new("clock").attr("offset", "utc"))
+        .child(devices);
+    let mut out = domain.render("", "  ", "\n", '\'');
+    out.push('\n');
+    Ok(out)
+}
+
+fn default_disk_bus(
+    virt_type: VirtType,
+    paravirt: bool,
+    device: &str,
+    machine: Option<&str>,
+    x86: bool,
+) -> String {
+    let bus = match device {
+        _ if paravirt => "xen",
+        "floppy" => "fdc",
+        "disk" | "lun" if matches!(virt_type, VirtType::Kvm | VirtType::Qemu) => "virtio",
+        "disk" | "lun" if virt_type == VirtType::Xen => "xen",
+        _ if machine.is_some_and(|m| m.contains("q35")) => "sata",
+        _ if x86 => "ide",
+        _ => "scsi",
+    };
+    bus.to_string()
+}
+
+fn next_target(bus: &str, taken: &[String]) -> String {
+    let prefix = match bus {
+        "virtio" => "vd",
+        "ide" => "hd",
+        "xen" => "xvd",
+        "fdc" => "fd",
+        _ => "sd",
+    };
+    ('a'..='z')
+        .map(|l| format!("{prefix}{l}"))
+        .find(|t| !taken.contains(t))
+        .unwrap_or_else(|| format!("{prefix}z{}", taken.len()))
+}
+
+fn interface(
+    spec: &str,
+    uuid: &uuid::Uuid,
+    index: usize,
+    virt_type: VirtType,
+) -> Result<Option<Fragment>> {
+    let mut parts = spec.split(',');
+    let kind = parts.next().unwrap_or_default();
+    let (iface_type, source) = match kind.split_once('=') {
+        None if kind == "none" => return Ok(None),
+        None if kind == "user" => ("user", None),
+        Some(("network", n)) if !n.is_empty() => {
+            ("network", Some(Fragment::new("source").attr("network", n)))
+        }
+        Some(("bridge", b)) if !b.is_empty() => {
+            ("bridge", Some(Fragment::new("source").attr("bridge", b)))
+        }
+        _ => {
+            return Err(Error::Usage(format!(
+                "--network '{spec}': expected network=NAME, bridge=BR, user or none"
+            )));
+        }
+    };
+    let mut model = match virt_type {
+        VirtType::Kvm | VirtType::Qemu => Some("virtio".to_string()),
+        _ => None,
+    };
+    let mut mac = stable_mac(uuid, index, virt_type == VirtType::Xen);
+    for part in parts {
+        match part.split_once('=') {
+            Some(("model", m)) if !m.is_empty() => model = Some(m.to_string()),
+            Some(("mac", m)) if is_mac(m) => mac = m.to_ascii_lowercase(),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "--network '{spec}': unknown or bad option '{part}' (model=, mac=)"
+                )));
+            }
+        }
+    }
+    Ok(Some(
+        Fragment::new("interface")
+            .attr("type", iface_type)
+            .child(Fragment::new("mac").attr("address", mac))
+            .child_opt(source)
+            .child_opt(model.map(|m| Fragment::new("model").attr("type", m))),
+    ))
+}
+
+fn is_mac(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory_kib("1024").unwrap(), 1024 * 1024);
+        assert_eq!(parse_memory_kib("2GiB").unwrap(), 2 * 1024 * 1024);
+        assert_eq!(parse_memory_kib("512M").unwrap(), 512 * 1024);
+        assert!(parse_memory_kib("lots").is_err());
+        assert!(parse_memory_kib("0").is_err());
+        assert!(parse_memory_kib("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn macs_are_stable_and_local() {
+        let u = uuid::Uuid::parse_str("6a1f0c34-0d7e-4c41-9c1e-6f0f6a2d1b11").unwrap();
+        assert_eq!(stable_mac(&u, 0, false), stable_mac(&u, 0, false));
+        assert_ne!(stable_mac(&u, 0, false), stable_mac(&u, 1, false));
+        assert!(stable_mac(&u, 0, false).starts_with("52:54:00:"));
+        assert!(is_mac(&stable_mac(&u, 3, true)));
+    }
+}

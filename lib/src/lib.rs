@@ -4,16 +4,17 @@
 //! binaries under `tools/` only hand the process's streams to it.
 
 pub mod cli;
-pub mod error;
-pub mod xml;
-pub mod profile;
+pub mod derive;
 pub mod domain;
 pub mod edit;
-pub mod derive;
+pub mod error;
 pub mod generate;
+pub mod install;
+pub mod profile;
 pub mod rewrite;
+pub mod xml;
 
 pub use error::{Error, Result};
-pub mod define;
 pub mod create;
+pub mod define;
 pub mod wait;

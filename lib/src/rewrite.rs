@@ -1,6 +1,291 @@
-//! stub
-/// stub
-pub fn run(_a: Args, _i: &mut dyn std::io::Read, _o: &mut dyn std::io::Write) -> crate::Result<()> { Ok(()) }
-/// stub
-#[derive(clap::Parser)]
-pub struct Args {}
+//! `domxml-rewrite`: the boot-section swap between a guest's install and final configs,
+//! and explicit boot edits, patching the document byte-faithfully.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::cli;
+use crate::derive;
+use crate::domain;
+use crate::edit;
+use crate::error::{Error, Result};
+use crate::install::{self, InstallMedia};
+use crate::profile::{self, Phase};
+use crate::xml::Document;
+
+/// Swap a libvirt domain's boot section between its install and final configs.
+///
+/// Reads domain XML (FILE, or stdin when FILE is absent or -) and writes it back with the
+/// requested changes. Every byte outside the edited elements stays identical: comments,
+/// quoting, attribute order, namespaces, indentation and the final newline.
+///
+/// A document made by domxml-gen records the other phase's boot profile in <metadata>:
+/// --to install / --to final switch to that phase (doing nothing when already there) and
+/// --swap toggles. Without a recorded profile, --to final derives the final config the way
+/// virt-install does (boot the first disk, eject the install media, drop kernel/initrd/
+/// cmdline and the cloud-init SMBIOS, restore on_reboot), and --to install needs the
+/// install method flags; it records the final profile, so a later --to final gives back
+/// the original document byte for byte.
+///
+/// Explicit edits apply after the phase change, in this order: --remove-device, --eject,
+/// --insert-media, --boot, --kernel/--initrd/--cmdline, --bootloader, --on-*.
+#[derive(Parser, Debug)]
+#[command(
+    after_help = "Examples:\n  domxml-gen --name vm1 --disk /var/lib/vm1.img --cdrom debian.iso > vm1.xml\n  domxml-rewrite --to install vm1.xml | dom-create\n  domxml-rewrite --to install --cdrom debian.iso existing.xml > install.xml\n  domxml-rewrite --to final install.xml\n  domxml-rewrite --eject hdc --boot hd --on-reboot restart vm.xml\n  domxml-rewrite --check --to final vm.xml && echo already final"
+)]
+pub struct Args {
+    /// Domain XML to read; stdin when absent or -.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Switch to this phase; does nothing when the document is in it already.
+    #[arg(long, value_enum, value_name = "PHASE", help_heading = "Phase")]
+    pub to: Option<PhaseArg>,
+
+    /// Switch to the recorded phase, whichever it is (its own inverse).
+    #[arg(long, conflicts_with = "to", help_heading = "Phase")]
+    pub swap: bool,
+
+    /// The install method: with --to install; --kernel/--initrd/--cmdline also edit alone.
+    #[command(flatten)]
+    pub media: InstallMedia,
+
+    /// Boot order of <os>: DEV[,DEV...] from hd, cdrom, network, fd; removes per-device
+    /// <boot order> (libvirt refuses both at once).
+    #[arg(long, value_name = "DEV[,DEV...]", value_delimiter = ',', value_parser = ["hd", "cdrom", "network", "fd"], help_heading = "Edits")]
+    pub boot: Vec<String>,
+
+    /// Set the host-side bootloader (Xen: pygrub); an empty value removes it.
+    #[arg(long, value_name = "PATH", help_heading = "Edits")]
+    pub bootloader: Option<String>,
+
+    /// Arguments for --bootloader; an empty value removes them.
+    #[arg(
+        long = "bootloader-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        help_heading = "Edits"
+    )]
+    pub bootloader_args: Option<String>,
+
+    /// What a guest reboot does.
+    #[arg(
+        long = "on-reboot",
+        value_enum,
+        value_name = "ACTION",
+        help_heading = "Edits"
+    )]
+    pub on_reboot: Option<LifecycleAction>,
+
+    /// What a guest power-off does.
+    #[arg(
+        long = "on-poweroff",
+        value_enum,
+        value_name = "ACTION",
+        help_heading = "Edits"
+    )]
+    pub on_poweroff: Option<LifecycleAction>,
+
+    /// What a guest crash does.
+    #[arg(
+        long = "on-crash",
+        value_enum,
+        value_name = "ACTION",
+        help_heading = "Edits"
+    )]
+    pub on_crash: Option<LifecycleAction>,
+
+    /// Eject the media of cdrom/floppy TARGET (the drive stays). Repeatable.
+    #[arg(long, value_name = "TARGET", help_heading = "Edits")]
+    pub eject: Vec<String>,
+
+    /// Put PATH into cdrom/floppy TARGET. Repeatable.
+    #[arg(
+        long = "insert-media",
+        value_name = "TARGET=PATH",
+        help_heading = "Edits"
+    )]
+    pub insert_media: Vec<String>,
+
+    /// Remove the device with disk target or MAC address TARGET. Repeatable.
+    #[arg(long = "remove-device", value_name = "TARGET", help_heading = "Edits")]
+    pub remove_device: Vec<String>,
+
+    /// Print a unified diff of the change instead of the document.
+    #[arg(long = "print-diff", help_heading = "Output")]
+    pub print_diff: bool,
+
+    /// Print nothing (but --print-diff); exit 1 if the document would change, 0 if not.
+    #[arg(long, help_heading = "Output")]
+    pub check: bool,
+}
+
+/// A boot phase, as a flag value.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseArg {
+    /// The installer's boot.
+    Install,
+    /// Every later boot.
+    Final,
+}
+
+/// libvirt's lifecycle actions.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleAction {
+    /// Stop the guest.
+    Destroy,
+    /// Start it again.
+    Restart,
+    /// Keep it as it is, stopped.
+    Preserve,
+    /// Rename it and start a new one.
+    RenameRestart,
+    /// Dump core, then stop.
+    CoredumpDestroy,
+    /// Dump core, then restart.
+    CoredumpRestart,
+}
+
+impl LifecycleAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            LifecycleAction::Destroy => "destroy",
+            LifecycleAction::Restart => "restart",
+            LifecycleAction::Preserve => "preserve",
+            LifecycleAction::RenameRestart => "rename-restart",
+            LifecycleAction::CoredumpDestroy => "coredump-destroy",
+            LifecycleAction::CoredumpRestart => "coredump-restart",
+        }
+    }
+}
+
+/// Runs `domxml-rewrite`.
+///
+/// # Errors
+/// Bad input, an edit the document cannot take, unreadable input, or (with `--check`)
+/// [`Error::WouldChange`].
+pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<()> {
+    let input = cli::read_input(args.file.as_deref(), stdin)?;
+    let output = rewrite(&input.source, &input.text, &args)?;
+    let changed = output != input.text;
+    if args.print_diff {
+        if changed {
+            let diff = similar::TextDiff::from_lines(&input.text, &output);
+            let text = diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&input.source, &input.source)
+                .to_string();
+            cli::write_out(stdout, &text)?;
+        }
+    } else if !args.check {
+        cli::write_out(stdout, &output)?;
+    }
+    if args.check && changed {
+        return Err(Error::WouldChange);
+    }
+    Ok(())
+}
+
+/// The rewritten document.
+///
+/// # Errors
+/// See [`run`].
+pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
+    let doc = Document::parse(source, text)?;
+    domain::check_domain(&doc)?;
+    let located = profile::find(&doc)?;
+    let recorded = located.as_ref().map(|l| l.profile.recorded);
+    let to_install = args.to == Some(PhaseArg::Install);
+    if !to_install
+        && (args.media.cdrom.is_some() || args.media.pxe || !args.media.install_disk.is_empty())
+    {
+        return Err(Error::Usage(
+            "--cdrom, --pxe and --install-disk describe the install method and need --to install (to change a drive's media, use --insert-media TARGET=PATH)".into(),
+        ));
+    }
+
+    let mut text = match (args.to, args.swap, &located) {
+        (None, false, _) => text.to_string(),
+        (_, true, None) => {
+            return Err(Error::Edit(format!(
+                "{source}: no recorded boot profile to swap with (domxml-gen records one; so does --to install with install flags)"
+            )));
+        }
+        (_, true, Some(l)) => profile::swap(&doc, l, false)?,
+        (Some(PhaseArg::Final), _, Some(l)) if recorded == Some(Phase::Final) => {
+            profile::swap(&doc, l, l.profile.restores_original)?
+        }
+        (Some(PhaseArg::Install), _, Some(l)) if recorded == Some(Phase::Install) => {
+            profile::swap(&doc, l, false)?
+        }
+        (Some(_), _, Some(_)) => text.to_string(),
+        (Some(PhaseArg::Final), _, None) => derive::to_final(source, text)?,
+        (Some(PhaseArg::Install), _, None) => {
+            if !args.media.any() {
+                return Err(Error::Usage(format!(
+                    "{source} records no install profile: --to install needs the install method (--cdrom, --kernel, --pxe or --install-disk)"
+                )));
+            }
+            let install = install::to_install(source, text, &args.media)?;
+            profile::record(&doc, &install, Phase::Final, true)?
+        }
+    };
+    drop(doc);
+
+    let apply = |text: &str, f: &dyn Fn(&Document<'_>) -> Result<Vec<crate::xml::Patch>>| {
+        edit::with_doc(source, text, f)
+    };
+    for target in &args.remove_device {
+        text = apply(&text, &|d| edit::remove_device(d, target))?;
+    }
+    for target in &args.eject {
+        text = apply(&text, &|d| edit::eject(d, target))?;
+    }
+    for spec in &args.insert_media {
+        let (target, path) = spec.split_once('=').ok_or_else(|| {
+            Error::Usage(format!("--insert-media '{spec}': expected TARGET=PATH"))
+        })?;
+        text = apply(&text, &|d| edit::insert_media(d, target, path))?;
+    }
+    if !args.boot.is_empty() {
+        let devs: Vec<&str> = args.boot.iter().map(String::as_str).collect();
+        text = apply(&text, &|d| edit::set_boot(d, &devs))?;
+    }
+    // With --to install these flags were the install method, already applied.
+    if !(to_install && located.is_none()) {
+        for (name, value) in [
+            ("kernel", &args.media.kernel),
+            ("initrd", &args.media.initrd),
+            ("cmdline", &args.media.cmdline),
+        ] {
+            if let Some(value) = value {
+                let value = (!value.is_empty()).then_some(value.as_str());
+                text = apply(&text, &|d| edit::set_os_text(d, name, value))?;
+            }
+        }
+    }
+    for (name, value) in [
+        ("bootloader", &args.bootloader),
+        ("bootloader_args", &args.bootloader_args),
+    ] {
+        if let Some(value) = value {
+            let value = (!value.is_empty()).then_some(value.as_str());
+            text = apply(&text, &|d| Ok(edit::set_domain_text(d, name, value)))?;
+        }
+    }
+    for (name, action) in [
+        ("on_poweroff", args.on_poweroff),
+        ("on_reboot", args.on_reboot),
+        ("on_crash", args.on_crash),
+    ] {
+        if let Some(action) = action {
+            text = apply(&text, &|d| {
+                Ok(edit::set_domain_text(d, name, Some(action.as_str())))
+            })?;
+        }
+    }
+    Ok(text)
+}

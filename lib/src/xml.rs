@@ -91,7 +91,12 @@ impl<'a> Document<'a> {
             match event {
                 Event::Start(ref start) | Event::Empty(ref start) => {
                     if root_closed || (open.is_empty() && !elements.is_empty()) {
-                        return Err(Error::at(source, text, before, "content after the root element"));
+                        return Err(Error::at(
+                            source,
+                            text,
+                            before,
+                            "content after the root element",
+                        ));
                     }
                     let self_closing = matches!(event, Event::Empty(_));
                     let attrs = read_attrs(source, text, body, skip, start)?;
@@ -119,7 +124,12 @@ impl<'a> Document<'a> {
                 }
                 Event::End(_) => {
                     let Some(id) = open.pop() else {
-                        return Err(Error::at(source, text, before, "end tag without a start tag"));
+                        return Err(Error::at(
+                            source,
+                            text,
+                            before,
+                            "end tag without a start tag",
+                        ));
                     };
                     elements[id].content_end = before;
                     elements[id].end = after;
@@ -135,11 +145,21 @@ impl<'a> Document<'a> {
                 }
                 Event::Text(ref t) if open.is_empty() => {
                     if !t.bytes().all(|b| b.is_ascii_whitespace()) {
-                        return Err(Error::at(source, text, before, "text outside the root element"));
+                        return Err(Error::at(
+                            source,
+                            text,
+                            before,
+                            "text outside the root element",
+                        ));
                     }
                 }
                 Event::CData(_) | Event::GeneralRef(_) if open.is_empty() => {
-                    return Err(Error::at(source, text, before, "text outside the root element"));
+                    return Err(Error::at(
+                        source,
+                        text,
+                        before,
+                        "text outside the root element",
+                    ));
                 }
                 Event::Eof => break,
                 _ => {}
@@ -147,12 +167,21 @@ impl<'a> Document<'a> {
         }
         if let Some(&id) = open.last() {
             let name = elements[id].name.clone();
-            return Err(Error::at(source, text, elements[id].start, format!("unclosed <{name}>")));
+            return Err(Error::at(
+                source,
+                text,
+                elements[id].start,
+                format!("unclosed <{name}>"),
+            ));
         }
         if elements.is_empty() {
             return Err(Error::at(source, text, text.len(), "no root element"));
         }
-        Ok(Document { text, source, elements })
+        Ok(Document {
+            text,
+            source,
+            elements,
+        })
     }
 
     /// The root element.
@@ -167,17 +196,33 @@ impl<'a> Document<'a> {
 
     /// The first child of `parent` with qualified name `name`.
     pub fn child(&self, parent: Id, name: &str) -> Option<Id> {
-        self.elements[parent].children.iter().copied().find(|&c| self.elements[c].name == name)
+        self.elements[parent]
+            .children
+            .iter()
+            .copied()
+            .find(|&c| self.elements[c].name == name)
     }
 
     /// All children of `parent` named `name`.
-    pub fn children_named<'s>(&'s self, parent: Id, name: &'s str) -> impl Iterator<Item = Id> + 's {
-        self.elements[parent].children.iter().copied().filter(move |&c| self.elements[c].name == name)
+    pub fn children_named<'s>(
+        &'s self,
+        parent: Id,
+        name: &'s str,
+    ) -> impl Iterator<Item = Id> + 's {
+        self.elements[parent]
+            .children
+            .iter()
+            .copied()
+            .filter(move |&c| self.elements[c].name == name)
     }
 
     /// The value of attribute `name` of element `id`.
     pub fn attr(&self, id: Id, name: &str) -> Option<&str> {
-        self.elements[id].attrs.iter().find(|a| a.name == name).map(|a| a.value.as_str())
+        self.elements[id]
+            .attrs
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.as_str())
     }
 
     /// The exact source text of element `id`, tags included.
@@ -192,7 +237,12 @@ impl<'a> Document<'a> {
     /// An unknown entity reference.
     pub fn text_of(&self, id: Id) -> Result<String> {
         let e = &self.elements[id];
-        decode_content(self.source, self.text, e.start_tag_end, &self.text[e.start_tag_end..e.content_end])
+        decode_content(
+            self.source,
+            self.text,
+            e.start_tag_end,
+            &self.text[e.start_tag_end..e.content_end],
+        )
     }
 
     /// The text of child `name` of `parent`, if that child exists.
@@ -200,14 +250,19 @@ impl<'a> Document<'a> {
     /// # Errors
     /// An unknown entity reference.
     pub fn child_text(&self, parent: Id, name: &str) -> Result<Option<String>> {
-        self.child(parent, name).map(|c| self.text_of(c)).transpose()
+        self.child(parent, name)
+            .map(|c| self.text_of(c))
+            .transpose()
     }
 
     /// The run of spaces and tabs that starts the line holding offset `pos`.
     pub fn indent_at(&self, pos: usize) -> &'a str {
         let line_start = line_start(self.text, pos);
         let line = &self.text[line_start..];
-        let len = line.bytes().take_while(|b| *b == b' ' || *b == b'\t').count();
+        let len = line
+            .bytes()
+            .take_while(|b| *b == b' ' || *b == b'\t')
+            .count();
         &line[..len]
     }
 
@@ -217,11 +272,17 @@ impl<'a> Document<'a> {
     pub fn own_lines(&self, id: Id) -> Option<Range<usize>> {
         let e = &self.elements[id];
         let start = line_start(self.text, e.start);
-        if !self.text[start..e.start].bytes().all(|b| b == b' ' || b == b'\t') {
+        if !self.text[start..e.start]
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t')
+        {
             return None;
         }
         let rest = &self.text[e.end..];
-        let blank = rest.bytes().take_while(|b| *b == b' ' || *b == b'\t' || *b == b'\r').count();
+        let blank = rest
+            .bytes()
+            .take_while(|b| *b == b' ' || *b == b'\t' || *b == b'\r')
+            .count();
         match rest.as_bytes().get(blank) {
             Some(b'\n') => Some(start..e.end + blank + 1),
             None => Some(start..self.text.len()),
@@ -233,7 +294,10 @@ impl<'a> Document<'a> {
     /// `pos` on that line; otherwise `pos` itself.
     pub fn after_line(&self, pos: usize) -> usize {
         let rest = &self.text[pos..];
-        let blank = rest.bytes().take_while(|b| *b == b' ' || *b == b'\t' || *b == b'\r').count();
+        let blank = rest
+            .bytes()
+            .take_while(|b| *b == b' ' || *b == b'\t' || *b == b'\r')
+            .count();
         match rest.as_bytes().get(blank) {
             Some(b'\n') => pos + blank + 1,
             _ => pos,
@@ -264,7 +328,11 @@ impl<'a> Document<'a> {
         let mut double = 0usize;
         for e in self.elements.iter().take(64) {
             for a in &e.attrs {
-                match self.text.as_bytes().get(a.value_range.start.wrapping_sub(1)) {
+                match self
+                    .text
+                    .as_bytes()
+                    .get(a.value_range.start.wrapping_sub(1))
+                {
                     Some(b'\'') => single += 1,
                     Some(b'"') => double += 1,
                     _ => {}
@@ -292,17 +360,29 @@ fn xml_error_message(message: &str) -> String {
     message.replace('\n', " ")
 }
 
-fn read_attrs(source: &str, text: &str, body: &str, skip: usize, start: &BytesStart<'_>) -> Result<Vec<Attr>> {
+fn read_attrs(
+    source: &str,
+    text: &str,
+    body: &str,
+    skip: usize,
+    start: &BytesStart<'_>,
+) -> Result<Vec<Attr>> {
     let mut attrs = Vec::new();
     let base = body.as_ptr() as usize;
     let tag_offset = (**start).as_ptr() as usize - base + skip;
     for attr in start.attributes().with_checks(true) {
-        let attr = attr.map_err(|e| Error::at(source, text, tag_offset, xml_error_message(&e.to_string())))?;
+        let attr = attr
+            .map_err(|e| Error::at(source, text, tag_offset, xml_error_message(&e.to_string())))?;
         let raw: &str = &attr.value;
         // Reader::from_str borrows: the raw value is a slice of the text itself.
         let ptr = raw.as_ptr() as usize;
         if ptr < base || ptr + raw.len() > base + body.len() {
-            return Err(Error::at(source, text, tag_offset, "internal error: attribute value not borrowed from the text"));
+            return Err(Error::at(
+                source,
+                text,
+                tag_offset,
+                "internal error: attribute value not borrowed from the text",
+            ));
         }
         let value_start = ptr - base + skip;
         let raw_str = &text[value_start..value_start + raw.len()];
@@ -349,7 +429,14 @@ fn decode_content(source: &str, text: &str, offset: usize, content: &str) -> Res
             }
             Ok(Event::Eof) => break,
             Ok(_) => {}
-            Err(e) => return Err(Error::at(source, text, offset, xml_error_message(&e.to_string()))),
+            Err(e) => {
+                return Err(Error::at(
+                    source,
+                    text,
+                    offset,
+                    xml_error_message(&e.to_string()),
+                ));
+            }
         }
     }
     Ok(out)
@@ -372,17 +459,26 @@ pub struct Patch {
 impl Patch {
     /// Replace `range` with `text`.
     pub fn replace(range: Range<usize>, text: impl Into<String>) -> Patch {
-        Patch { range, text: text.into() }
+        Patch {
+            range,
+            text: text.into(),
+        }
     }
 
     /// Insert `text` at `at`.
     pub fn insert(at: usize, text: impl Into<String>) -> Patch {
-        Patch { range: at..at, text: text.into() }
+        Patch {
+            range: at..at,
+            text: text.into(),
+        }
     }
 
     /// Remove `range`.
     pub fn remove(range: Range<usize>) -> Patch {
-        Patch { range, text: String::new() }
+        Patch {
+            range,
+            text: String::new(),
+        }
     }
 }
 
@@ -394,7 +490,8 @@ impl Patch {
 pub fn apply(text: &str, mut patches: Vec<Patch>) -> Result<String> {
     // Stable sort: equal starts keep the order they were given in, inserts first.
     patches.sort_by_key(|p| (p.range.start, !p.range.is_empty()));
-    let mut out = String::with_capacity(text.len() + patches.iter().map(|p| p.text.len()).sum::<usize>());
+    let mut out =
+        String::with_capacity(text.len() + patches.iter().map(|p| p.text.len()).sum::<usize>());
     let mut at = 0;
     for p in &patches {
         if p.range.start < at {
@@ -423,7 +520,12 @@ pub struct Fragment {
 impl Fragment {
     /// A new element `name`.
     pub fn new(name: &str) -> Fragment {
-        Fragment { name: name.to_string(), attrs: Vec::new(), text: None, children: Vec::new() }
+        Fragment {
+            name: name.to_string(),
+            attrs: Vec::new(),
+            text: None,
+            children: Vec::new(),
+        }
     }
 
     /// The element's name.
@@ -486,11 +588,17 @@ impl Fragment {
         };
         if self.text.is_none() && self.children.is_empty() {
             write(&mut writer, Event::Empty(start));
-            out.push_str(&requote(&String::from_utf8_lossy(&writer.into_inner()), quote));
+            out.push_str(&requote(
+                &String::from_utf8_lossy(&writer.into_inner()),
+                quote,
+            ));
             return;
         }
         write(&mut writer, Event::Start(start));
-        out.push_str(&requote(&String::from_utf8_lossy(&writer.into_inner()), quote));
+        out.push_str(&requote(
+            &String::from_utf8_lossy(&writer.into_inner()),
+            quote,
+        ));
         if let Some(text) = &self.text {
             let mut w = quick_xml::Writer::new(Vec::new());
             write(&mut w, Event::Text(BytesText::new(text)));
@@ -605,7 +713,12 @@ mod tests {
     fn patches_apply_in_order() {
         let out = apply(
             "abcdef",
-            vec![Patch::replace(2..4, "X"), Patch::insert(0, "1"), Patch::insert(0, "2"), Patch::remove(5..6)],
+            vec![
+                Patch::replace(2..4, "X"),
+                Patch::insert(0, "1"),
+                Patch::insert(0, "2"),
+                Patch::remove(5..6),
+            ],
         )
         .unwrap();
         assert_eq!(out, "12abXe");

@@ -199,7 +199,7 @@ make_cpio "$groot" "$out/guest.initrd"
 kib=$(( ( $(stat -c %s "$out/vmlinuz") + $(stat -c %s "$out/guest.initrd") ) / 1024 + 1024 ))
 mib=$(( (kib + 1023) / 1024 ))
 truncate -s "${mib}M" "$work/disk.img"
-mformat -i "$work/disk.img" -T $(( mib * 2048 )) -h 64 -s 32 -v DOMKIT ::
+mformat -i "$work/disk.img" -T $(( mib * 2048 )) -h 64 -s 32 -v DOMKIT -N 444f4d4b ::
 syslinux --install "$work/disk.img"
 cat > "$work/syslinux.cfg" <<EOF
 DEFAULT guest

@@ -31,7 +31,10 @@
 # 107 bytes, so DIR (absolute) may have at most 40 characters.
 #
 # KVM is used only if the daemon's user can open /dev/kvm (its permissions are never
-# changed); otherwise guests need type='qemu' (TCG). `domtype` tells which.
+# changed; the lab user is put in group kvm when it is created, if that group exists);
+# otherwise guests need type='qemu' (TCG). `domtype` tells which.
+# Only the daemon's own user may use the admin socket (virt-admin): run it through
+# setpriv --reuid domkit-lab as root. The libvirt socket itself accepts root too.
 set -euo pipefail
 
 readonly LAB_USER=domkit-lab
@@ -50,10 +53,19 @@ now_ms() { date +%s%3N; }
 
 lab_uri() { printf 'qemu+unix:///session?socket=%s/run/libvirt/libvirt-sock' "$1"; }
 
-# pid_alive PID NAME: PID exists and its command name is NAME (guards against pid reuse).
+# running PID: the process exists and is not a zombie. (An exited daemon or QEMU is
+# reparented to PID 1; some container inits reap it only a second or so later.)
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+# pid_alive PID NAME: PID runs and its command name is NAME (guards against pid reuse).
 pid_alive() {
   local pid="$1" name="$2" comm
-  [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] || return 1
+  [ -n "$pid" ] && running "$pid" || return 1
   comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
   [ "$comm" = "$name" ]
 }
@@ -87,7 +99,7 @@ wait_gone() {
   while :; do
     left=0
     for p in "$@"; do
-      [ -e "/proc/$p" ] && left=1
+      running "$p" && left=1
     done
     [ "$left" -eq 0 ] && return 0
     [ "$(now_ms)" -ge "$deadline" ] && return 1
@@ -96,9 +108,14 @@ wait_gone() {
 }
 
 ensure_user() {
+  local -a groups=()
+  # Where /dev/kvm is root:kvm 0660 (Debian with udev), group kvm is what grants KVM.
+  if getent group kvm >/dev/null; then
+    groups=(--groups kvm)
+  fi
   if ! id -u "$LAB_USER" >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin --user-group "$LAB_USER" >/dev/null
+      --shell /usr/sbin/nologin --user-group "${groups[@]}" "$LAB_USER" >/dev/null
   fi
 }
 
@@ -109,7 +126,6 @@ write_config() {
   cat > "$dir/cfg/libvirt/libvirtd.conf" <<EOF
 # domkit test lab: written by tests/lab/libvirtd.sh
 log_outputs = "3:file:$dir/libvirtd.log"
-log_filters = "1:qemu.qemu_process 1:qemu.qemu_monitor_json 3:object 3:util"
 EOF
   # QEMU's stdout/stderr go straight to a file: no virtlogd to start and clean up.
   cat > "$dir/cfg/libvirt/qemu.conf" <<EOF
@@ -119,7 +135,7 @@ EOF
 }
 
 cmd_start() {
-  local dir="$1" uri pid deadline
+  local dir="$1" uri deadline
   uri=$(lab_uri "$dir")
   if daemon_pid "$dir" >/dev/null && answers "$dir"; then
     printf '%s\n' "$uri"
@@ -169,8 +185,7 @@ cmd_start() {
     fi
     sleep 0.1   # poll interval
   done
-  pid=$(daemon_pid "$dir") || die "libvirtd answers but $dir/libvirtd.pid is stale"
-  : "$pid"
+  daemon_pid "$dir" >/dev/null || die "libvirtd answers but $dir/libvirtd.pid is stale"
   printf '%s\n' "$uri"
 }
 
