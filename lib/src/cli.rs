@@ -18,11 +18,14 @@ pub fn exit_status_help() -> String {
 
 /// The tool's clap command with the settings all domkit tools share.
 pub fn command<A: CommandFactory>(name: &'static str) -> clap::Command {
-    A::command()
+    let command = A::command();
+    // --help shows the examples (the command's after_help) and then the exit statuses.
+    let examples = command.get_after_help().map(|h| format!("{h}\n\n")).unwrap_or_default();
+    command
         .name(name)
         .bin_name(name)
         .version(env!("CARGO_PKG_VERSION"))
-        .after_long_help(exit_status_help())
+        .after_long_help(format!("{examples}{}", exit_status_help().trim_end()))
         .max_term_width(100)
 }
 

@@ -14,6 +14,9 @@ use crate::install::{self, DiskSpec, InstallMedia};
 use crate::profile::{self, Phase};
 use crate::xml::{Document, Fragment};
 
+/// Examples shown by `--help` and in the man page.
+pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --memory 1GiB --disk /var/lib/libvirt/images/vm1.qcow2 --cdrom debian.iso > vm1.xml\n  domxml-gen --name vm2 --type qemu --disk vm2.img --kernel vmlinuz --initrd initrd.gz --cmdline console=ttyS0 --serial file=/tmp/vm2.log\n  domxml-gen --name pv1 --type xen --paravirt --disk /dev/vg/pv1 --kernel vmlinuz --initrd initrd.gz --bootloader pygrub\n  domxml-gen --spec vm1.json --phase install | dom-create";
+
 /// Generate libvirt domain XML for a guest whose install boot differs from later boots.
 ///
 /// Prints the FINAL config (the one to define: it boots the disk), with the install
@@ -27,9 +30,7 @@ use crate::xml::{Document, Fragment};
 /// The output is deterministic given the same inputs and --uuid.
 #[derive(Parser, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", default)]
-#[command(
-    after_help = "Examples:\n  domxml-gen --name vm1 --memory 1GiB --disk /var/lib/libvirt/images/vm1.qcow2 --cdrom debian.iso > vm1.xml\n  domxml-gen --name vm2 --type qemu --disk vm2.img --kernel vmlinuz --initrd initrd.gz --cmdline console=ttyS0 --serial file=/tmp/vm2.log\n  domxml-gen --name pv1 --type xen --paravirt --disk /dev/vg/pv1 --kernel vmlinuz --initrd initrd.gz --bootloader pygrub\n  domxml-gen --spec vm1.json --phase install | dom-create"
-)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     /// Read settings from this JSON object (- for stdin); flags given too override it.
     #[arg(long, value_name = "FILE")]

@@ -15,6 +15,9 @@ use crate::install::{self, InstallMedia};
 use crate::profile::{self, Phase};
 use crate::xml::Document;
 
+/// Examples shown by `--help` and in the man page.
+pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --disk /var/lib/vm1.img --cdrom debian.iso > vm1.xml\n  domxml-rewrite --to install vm1.xml | dom-create\n  domxml-rewrite --to install --cdrom debian.iso existing.xml > install.xml\n  domxml-rewrite --to final install.xml\n  domxml-rewrite --eject hdc --boot hd --on-reboot restart vm.xml\n  domxml-rewrite --check --to final vm.xml && echo already final";
+
 /// Swap a libvirt domain's boot section between its install and final configs.
 ///
 /// Reads domain XML (FILE, or stdin when FILE is absent or -) and writes it back with the
@@ -32,9 +35,7 @@ use crate::xml::Document;
 /// Explicit edits apply after the phase change, in this order: --remove-device, --eject,
 /// --insert-media, --boot, --kernel/--initrd/--cmdline, --bootloader, --on-*.
 #[derive(Parser, Debug)]
-#[command(
-    after_help = "Examples:\n  domxml-gen --name vm1 --disk /var/lib/vm1.img --cdrom debian.iso > vm1.xml\n  domxml-rewrite --to install vm1.xml | dom-create\n  domxml-rewrite --to install --cdrom debian.iso existing.xml > install.xml\n  domxml-rewrite --to final install.xml\n  domxml-rewrite --eject hdc --boot hd --on-reboot restart vm.xml\n  domxml-rewrite --check --to final vm.xml && echo already final"
-)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     /// Domain XML to read; stdin when absent or -.
     #[arg(value_name = "FILE")]
