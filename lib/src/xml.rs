@@ -143,15 +143,15 @@ impl<'a> Document<'a> {
                         "DOCTYPE declarations are not accepted (no DTDs, no entity declarations)",
                     ));
                 }
-                Event::Text(ref t) if open.is_empty() => {
-                    if !t.bytes().all(|b| b.is_ascii_whitespace()) {
-                        return Err(Error::at(
-                            source,
-                            text,
-                            before,
-                            "text outside the root element",
-                        ));
-                    }
+                Event::Text(ref t)
+                    if open.is_empty() && !t.bytes().all(|b| b.is_ascii_whitespace()) =>
+                {
+                    return Err(Error::at(
+                        source,
+                        text,
+                        before,
+                        "text outside the root element",
+                    ));
                 }
                 Event::CData(_) | Event::GeneralRef(_) if open.is_empty() => {
                     return Err(Error::at(
@@ -420,10 +420,10 @@ fn decode_content(source: &str, text: &str, offset: usize, content: &str) -> Res
     let mut out = String::new();
     loop {
         match reader.read_event() {
-            Ok(Event::Text(t)) => out.push_str(&lossy(&*t)),
-            Ok(Event::CData(c)) => out.push_str(&lossy(&*c)),
+            Ok(Event::Text(t)) => out.push_str(&lossy(&t)),
+            Ok(Event::CData(c)) => out.push_str(&lossy(&c)),
             Ok(Event::GeneralRef(r)) => {
-                let name = lossy(&*r);
+                let name = lossy(&r);
                 let resolved = unescape(source, text, offset, &format!("&{name};"))?;
                 out.push_str(&resolved);
             }
