@@ -156,3 +156,45 @@ fn to_final_derives_what_virt_install_defines() {
     }
     assert_eq!(matched, 11);
 }
+
+/// The same promises on encodings the corpus lacks: CRLF line ends, a BOM, tab indents.
+#[test]
+fn crlf_bom_and_tabs_survive_the_round_trip() {
+    for path in corpus("roundtrip").iter().step_by(10) {
+        let text = fs::read_to_string(path).unwrap();
+        let variants = [
+            text.replace('\n', "\r\n"),
+            format!("\u{feff}{text}"),
+            text.replace("  ", "\t"),
+        ];
+        for (i, variant) in variants.iter().enumerate() {
+            let name = format!("{}#{i}", path.display());
+            assert_eq!(&rewrite(variant, &name, &[]).unwrap(), variant, "{name}");
+            let Ok(install) = rewrite(
+                variant,
+                &name,
+                &["--to", "install", "--cdrom", "/iso/x.iso"],
+            ) else {
+                continue;
+            };
+            if i == 0 {
+                let bare_newlines = install.matches('\n').count() - install.matches("\r\n").count();
+                assert_eq!(
+                    bare_newlines, 0,
+                    "{name}: inserted lines must end in CRLF too"
+                );
+            }
+            assert_eq!(
+                &rewrite(&install, &name, &["--to", "final"]).unwrap(),
+                variant,
+                "{name}"
+            );
+            let swapped = rewrite(&install, &name, &["--swap"]).unwrap();
+            assert_eq!(
+                rewrite(&swapped, &name, &["--swap"]).unwrap(),
+                install,
+                "{name}"
+            );
+        }
+    }
+}
