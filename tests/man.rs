@@ -16,7 +16,11 @@ struct Page {
 
 fn pages() -> Vec<Page> {
     fn page<A: CommandFactory>(name: &'static str, examples: &'static str) -> Page {
-        Page { name, command: domkit::cli::command::<A>(name), examples }
+        Page {
+            name,
+            command: domkit::cli::command::<A>(name),
+            examples,
+        }
     }
     vec![
         page::<domkit::generate::Args>("domxml-gen", domkit::generate::EXAMPLES),
@@ -27,13 +31,19 @@ fn pages() -> Vec<Page> {
 /// Escapes text for a roff line: backslashes, and a leading dot or quote.
 fn roff(text: &str) -> String {
     let escaped = text.replace('\\', "\\e").replace('-', "\\-");
-    if escaped.starts_with(['.', '\'']) { format!("\\&{escaped}") } else { escaped }
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
 }
 
 fn render(page: &Page) -> String {
     // Without help/after_help: EXAMPLES and EXIT STATUS get sections of their own below.
     let command = page.command.clone().after_help("").after_long_help("");
-    let man = clap_mangen::Man::new(command).source(format!("domkit {}", env!("CARGO_PKG_VERSION"))).manual("domkit");
+    let man = clap_mangen::Man::new(command)
+        .source(format!("domkit {}", env!("CARGO_PKG_VERSION")))
+        .manual("domkit");
     let mut out = Vec::new();
     man.render_title(&mut out).unwrap();
     man.render_name_section(&mut out).unwrap();
@@ -55,7 +65,11 @@ fn render(page: &Page) -> String {
         .iter()
         .filter(|p| p.name != page.name)
         .map(|p| format!(".BR {} (1),", p.name))
-        .chain([".BR domkit (7),".to_string(), ".BR virsh (1),".to_string(), ".BR virt\\-install (1)".to_string()])
+        .chain([
+            ".BR domkit (7),".to_string(),
+            ".BR virsh (1),".to_string(),
+            ".BR virt\\-install (1)".to_string(),
+        ])
         .collect();
     text.push_str(&others.join("\n"));
     text.push('\n');
@@ -77,7 +91,10 @@ fn man_pages_match_the_clap_definitions() {
             stale.push(path.display().to_string());
         }
     }
-    assert!(stale.is_empty(), "man pages out of date (run `make man`): {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "man pages out of date (run `make man`): {stale:?}"
+    );
 }
 
 #[test]
@@ -85,7 +102,15 @@ fn every_tool_help_is_consistent() {
     for page in pages() {
         page.command.clone().debug_assert();
         let help = page.command.clone().render_long_help().to_string();
-        assert!(help.contains("Exit status:"), "{}: no exit status table in --help", page.name);
-        assert!(help.contains("Examples:"), "{}: no examples in --help", page.name);
+        assert!(
+            help.contains("Exit status:"),
+            "{}: no exit status table in --help",
+            page.name
+        );
+        assert!(
+            help.contains("Examples:"),
+            "{}: no examples in --help",
+            page.name
+        );
     }
 }

@@ -20,7 +20,10 @@ pub fn exit_status_help() -> String {
 pub fn command<A: CommandFactory>(name: &'static str) -> clap::Command {
     let command = A::command();
     // --help shows the examples (the command's after_help) and then the exit statuses.
-    let examples = command.get_after_help().map(|h| format!("{h}\n\n")).unwrap_or_default();
+    let examples = command
+        .get_after_help()
+        .map(|h| format!("{h}\n\n"))
+        .unwrap_or_default();
     command
         .name(name)
         .bin_name(name)
@@ -46,7 +49,11 @@ where
         .and_then(|()| out.flush().map_err(|e| Error::io("<stdout>", e)));
     let code = match result {
         Ok(()) => exit::OK,
-        Err(Error::WouldChange) => exit::WOULD_CHANGE,
+        Err(Error::WouldChange) => {
+            // `--check --print-diff` has printed the diff: it must reach stdout too.
+            let _ = out.flush();
+            exit::WOULD_CHANGE
+        }
         Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => exit::OK,
         Err(e) => {
             eprintln!("{name}: {e}");

@@ -15,7 +15,21 @@ use crate::profile::{self, Phase};
 use crate::xml::{Document, Fragment};
 
 /// Examples shown by `--help` and in the man page.
-pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --memory 1GiB --disk /var/lib/libvirt/images/vm1.qcow2 --cdrom debian.iso > vm1.xml\n  domxml-gen --name vm2 --type qemu --disk vm2.img --kernel vmlinuz --initrd initrd.gz --cmdline console=ttyS0 --serial file=/tmp/vm2.log\n  domxml-gen --name pv1 --type xen --paravirt --disk /dev/vg/pv1 --kernel vmlinuz --initrd initrd.gz --bootloader pygrub\n  domxml-gen --spec vm1.json --phase install | dom-create";
+pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --memory 1GiB --disk vm1.qcow2 --cdrom debian.iso > vm1.xml\n  domxml-gen --name vm2 --type qemu --disk vm2.img --kernel vmlinuz --initrd initrd.gz\n  domxml-gen --name pv1 --type xen --paravirt --disk /dev/vg/pv1 --kernel vmlinuz --bootloader pygrub\n  domxml-gen --spec vm1.json --phase install | dom-create";
+
+/// The hypervisor features `--features` takes: those libvirt writes as empty elements.
+pub const KNOWN_FEATURES: &[&str] = &[
+    "acpi",
+    "apic",
+    "pae",
+    "hap",
+    "viridian",
+    "privnet",
+    "pvspinlock",
+    "vmcoreinfo",
+    "smm",
+    "gic",
+];
 
 /// Generate libvirt domain XML for a guest whose install boot differs from later boots.
 ///
@@ -78,8 +92,9 @@ pub struct Args {
     /// Firmware [default: bios].
     #[arg(long, value_enum, help_heading = "Machine")]
     pub firmware: Option<Firmware>,
-    /// Hypervisor features, comma-separated [default: acpi,apic on x86; acpi elsewhere;
-    /// none for Xen paravirt]; "none" for none.
+    /// Hypervisor features, comma-separated, from: acpi, apic, pae, hap, viridian, privnet,
+    /// pvspinlock, vmcoreinfo, smm, gic [default: acpi,apic on x86; acpi
+    /// elsewhere; none for Xen paravirt]; "none" for none.
     #[arg(long, value_name = "FEATURE[,FEATURE...]", help_heading = "Machine")]
     pub features: Option<String>,
     /// Xen paravirtualized guest (<os><type>xen</type>); boots --kernel to install and
@@ -242,7 +257,7 @@ fn json_error(input: &cli::Input, e: &serde_json::Error) -> Error {
     Error::BadInput {
         location: crate::error::Location {
             source: input.source.clone(),
-            line_col: Some((e.line(), e.column())),
+            line_col: Some((e.line(), e.column().max(1))),
         },
         message: format!("malformed JSON: {e}")
             .split(" at line")
@@ -259,6 +274,7 @@ fn json_error(input: &cli::Input, e: &serde_json::Error) -> Error {
 pub fn generate(args: &Args) -> Result<String> {
     let final_xml = final_config(args)?;
     let phase = args.phase.unwrap_or(PhaseArg::Final);
+    args.media.validate()?;
     if !args.media.any() {
         if phase == PhaseArg::Install {
             return Err(Error::Usage(
@@ -344,6 +360,11 @@ fn final_config(args: &Args) -> Result<String> {
     if args.paravirt && virt_type != VirtType::Xen {
         return Err(Error::Usage("--paravirt is for --type xen".into()));
     }
+    if args.media.pxe && args.network.iter().all(|n| n == "none") {
+        return Err(Error::Usage(
+            "--pxe needs a --network interface to boot from".into(),
+        ));
+    }
     if args.paravirt && (args.media.cdrom.is_some() || args.media.pxe) {
         return Err(Error::Usage(
             "a Xen paravirt guest installs from --kernel/--initrd, not --cdrom or --pxe".into(),
@@ -389,12 +410,10 @@ fn final_config(args: &Args) -> Result<String> {
         None => vec!["acpi".into()],
     };
     for f in &features {
-        if !f
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !KNOWN_FEATURES.contains(&f.as_str()) {
             return Err(Error::Usage(format!(
-                "--features: '{f}' is not a feature name"
+                "--features: unknown feature '{f}' (known: {})",
+                KNOWN_FEATURES.join(", ")
             )));
         }
     }
@@ -402,7 +421,7 @@ fn final_config(args: &Args) -> Result<String> {
     let mut devices = Fragment::new("devices");
     let mut taken: Vec<String> = Vec::new();
     for spec in &args.disk {
-        let disk = DiskSpec::parse(spec, "disk")?;
+        let disk = DiskSpec::parse("--disk", spec, "disk")?;
         let bus = disk.bus.clone().unwrap_or_else(|| {
             default_disk_bus(
                 virt_type,

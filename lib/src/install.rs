@@ -46,6 +46,19 @@ pub struct InstallMedia {
 }
 
 impl InstallMedia {
+    /// Checks the flags that only make sense together.
+    ///
+    /// # Errors
+    /// `--initrd` or `--cmdline` without `--kernel`.
+    pub fn validate(&self) -> Result<()> {
+        if self.kernel.is_none() && (self.initrd.is_some() || self.cmdline.is_some()) {
+            return Err(Error::Usage(
+                "--initrd and --cmdline need --kernel for the install".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// True when any install method is given.
     pub fn any(&self) -> bool {
         self.cdrom.is_some() || self.kernel.is_some() || self.pxe || !self.install_disk.is_empty()
@@ -74,11 +87,11 @@ impl DiskSpec {
     ///
     /// # Errors
     /// An unknown option or a bad value, as a usage error.
-    pub fn parse(spec: &str, default_device: &str) -> Result<DiskSpec> {
+    pub fn parse(flag: &str, spec: &str, default_device: &str) -> Result<DiskSpec> {
         let mut parts = spec.split(',');
         let path = parts.next().unwrap_or_default().to_string();
         if path.is_empty() {
-            return Err(Error::Usage(format!("disk '{spec}': no path")));
+            return Err(Error::Usage(format!("{flag} '{spec}': no path")));
         }
         let mut disk = DiskSpec {
             path,
@@ -88,13 +101,13 @@ impl DiskSpec {
         for part in parts {
             let (key, value) = part.split_once('=').unwrap_or((part, ""));
             match key {
-                "bus" => disk.bus = Some(non_empty(spec, key, value)?),
-                "format" => disk.format = Some(non_empty(spec, key, value)?),
-                "target" => disk.target = Some(non_empty(spec, key, value)?),
+                "bus" => disk.bus = Some(non_empty(flag, spec, key, value)?),
+                "format" => disk.format = Some(non_empty(flag, spec, key, value)?),
+                "target" => disk.target = Some(non_empty(flag, spec, key, value)?),
                 "device" => {
                     if !matches!(value, "disk" | "cdrom" | "floppy" | "lun") {
                         return Err(Error::Usage(format!(
-                            "disk '{spec}': device must be disk, cdrom, floppy or lun"
+                            "{flag} '{spec}': device must be disk, cdrom, floppy or lun"
                         )));
                     }
                     disk.device = value.to_string();
@@ -104,7 +117,7 @@ impl DiskSpec {
                 }
                 _ => {
                     return Err(Error::Usage(format!(
-                        "disk '{spec}': unknown option '{part}' (known: bus=, format=, device=, target=, readonly)"
+                        "{flag} '{spec}': unknown option '{part}' (known: bus=, format=, device=, target=, readonly)"
                     )));
                 }
             }
@@ -133,9 +146,11 @@ impl DiskSpec {
     }
 }
 
-fn non_empty(spec: &str, key: &str, value: &str) -> Result<String> {
+fn non_empty(flag: &str, spec: &str, key: &str, value: &str) -> Result<String> {
     if value.is_empty() {
-        return Err(Error::Usage(format!("disk '{spec}': {key}= needs a value")));
+        return Err(Error::Usage(format!(
+            "{flag} '{spec}': {key}= needs a value"
+        )));
     }
     Ok(value.to_string())
 }
@@ -205,6 +220,7 @@ pub fn free_target(doc: &Document<'_>, bus: &str, taken: &[String]) -> String {
 /// Nothing to install from, a method the domain cannot use (PXE without an interface),
 /// or a malformed document.
 pub fn to_install(source: &str, text: &str, media: &InstallMedia) -> Result<String> {
+    media.validate()?;
     if !media.any() {
         return Err(Error::Usage(
             "the install phase needs an install method: --cdrom, --kernel, --pxe or --install-disk"
@@ -228,7 +244,7 @@ pub fn to_install(source: &str, text: &str, media: &InstallMedia) -> Result<Stri
         } else {
             "disk"
         };
-        let disk = DiskSpec::parse(spec, default_device)?;
+        let disk = DiskSpec::parse("--install-disk", spec, default_device)?;
         text = edit::with_doc(source, &text, |doc| {
             let bus = disk
                 .bus

@@ -530,6 +530,21 @@ pub fn record(
         }
     }
 
+    // An empty `<devices/>` that the other phase had to open cannot be restored child by
+    // child: record the whole element instead.
+    if let (Some(o), Some(e)) = (domain::devices(original), domain::devices(&edited)) {
+        if original.el(o).self_closing && original.raw(o) != edited.raw(e) {
+            slots.retain(|s| !s.key.starts_with("devices/"));
+            slots.push(Slot {
+                key: "devices".into(),
+                recorded: Some(Recorded {
+                    text: original.raw(o).to_string(),
+                    place: None,
+                }),
+            });
+        }
+    }
+
     let patch = place_profile(&edited, &slots, recorded, restores_original);
     let out = xml::apply(edited_text, vec![patch])?;
 

@@ -27,8 +27,8 @@ pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --disk /var/lib/v
 /// A document made by domxml-gen records the other phase's boot profile in <metadata>:
 /// --to install / --to final switch to that phase (doing nothing when already there) and
 /// --swap toggles. Without a recorded profile, --to final derives the final config the way
-/// virt-install does (boot the first disk, eject the install media, drop kernel/initrd/
-/// cmdline and the cloud-init SMBIOS, restore on_reboot), and --to install needs the
+/// virt-install does (boot the first disk, eject the install media, drop the kernel, initrd
+/// and cmdline and the cloud-init SMBIOS, restore on_reboot), and --to install needs the
 /// install method flags; it records the final profile, so a later --to final gives back
 /// the original document byte for byte.
 ///
@@ -227,7 +227,7 @@ pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
         (Some(PhaseArg::Install), _, None) => {
             if !args.media.any() {
                 return Err(Error::Usage(format!(
-                    "{source} records no install profile: --to install needs the install method (--cdrom, --kernel, --pxe or --install-disk)"
+                    "{source}: records no install profile, so --to install needs the install method (--cdrom, --kernel, --pxe or --install-disk)"
                 )));
             }
             let install = install::to_install(source, text, &args.media)?;
