@@ -25,6 +25,9 @@ fn pages() -> Vec<Page> {
     vec![
         page::<domkit::generate::Args>("domxml-gen", domkit::generate::EXAMPLES),
         page::<domkit::rewrite::Args>("domxml-rewrite", domkit::rewrite::EXAMPLES),
+        page::<domkit::define::Args>("dom-define", domkit::define::EXAMPLES),
+        page::<domkit::create::Args>("dom-create", domkit::create::EXAMPLES),
+        page::<domkit::wait::Args>("dom-wait-shutdown", domkit::wait::EXAMPLES),
     ]
 }
 

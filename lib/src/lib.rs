@@ -17,4 +17,5 @@ pub mod xml;
 pub use error::{Error, Result};
 pub mod create;
 pub mod define;
+pub mod libvirt;
 pub mod wait;

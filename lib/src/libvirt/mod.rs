@@ -1,0 +1,48 @@
+//! libvirt plumbing shared by dom-define, dom-create and dom-wait-shutdown: opening
+//! connections, mapping libvirt errors to domkit's exit statuses, lifecycle events, and the
+//! one-line JSON records the tools print and read.
+
+pub mod connect;
+pub mod events;
+pub mod record;
+
+pub use connect::{Conn, DomainArgs};
+pub use record::Record;
+
+/// Helpers for tests on libvirt's in-process test driver (`test:///default`), whose state
+/// is shared by every test thread of a process: each test uses its own domain names.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// The in-process test driver.
+    pub const URI: &str = "test:///default";
+
+    /// A minimal test-driver domain: its XML and UUID.
+    pub fn domain_xml(name: &str) -> (String, String) {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let xml = format!(
+            "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid>\
+             <memory>8192</memory><os><type>hvm</type></os></domain>"
+        );
+        (xml, uuid)
+    }
+
+    /// Runs a tool's `run` with arguments and stdin; returns its stdout and result.
+    pub fn run_tool<A: clap::Parser>(
+        run: fn(A, &mut dyn std::io::Read, &mut dyn std::io::Write) -> crate::Result<()>,
+        argv: &[&str],
+        stdin: &str,
+    ) -> (String, crate::Result<()>) {
+        let args = A::try_parse_from(std::iter::once("tool").chain(argv.iter().copied()))
+            .expect("test arguments parse");
+        let mut out = Vec::new();
+        let result = run(args, &mut stdin.as_bytes(), &mut out);
+        (String::from_utf8(out).expect("stdout is UTF-8"), result)
+    }
+
+    /// The records printed on stdout.
+    pub fn records(out: &str) -> Vec<super::Record> {
+        out.lines()
+            .map(|l| serde_json::from_str(l).expect("a record per line"))
+            .collect()
+    }
+}

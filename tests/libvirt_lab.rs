@@ -1,0 +1,693 @@
+//! End-to-end two-phase installs on a real, private libvirtd with real QEMU: the lab daemon
+//! of `tests/lab/libvirtd.sh` and the tiny guest of `tests/lab/guest.sh`, driven through
+//! the dom-define, dom-create and dom-wait-shutdown binaries, asserting on their records
+//! and exit statuses and on what the guest printed on its serial port.
+//!
+//! Each test has its own daemon (its own lab folder under /var/tmp), so tests run in
+//! parallel safely. The domain XML is written by hand here until domxml-gen and
+//! domxml-rewrite produce it.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use domkit::libvirt::Conn;
+use domkit::libvirt::events::{Lifecycle, Notice, Subscription};
+use serde_json::Value;
+
+/// Longest a guest boot may take under TCG before a test fails instead of hanging.
+const BOOT_DEADLINE: &str = "120";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The guest files, built once into a cache shared by every test run.
+fn guest() -> PathBuf {
+    let dir = std::env::var_os("DOMKIT_GUEST_DIR")
+        .map_or_else(|| PathBuf::from("/var/tmp/domkit-guest"), PathBuf::from);
+    let status = Command::new(repo().join("tests/lab/guest.sh"))
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run tests/lab/guest.sh");
+    assert!(
+        status.success(),
+        "tests/lab/guest.sh {} failed",
+        dir.display()
+    );
+    dir
+}
+
+/// A private libvirtd in its own folder; stopped and removed on drop.
+struct Lab {
+    dir: PathBuf,
+    uri: String,
+    domtype: String,
+}
+
+impl Lab {
+    fn start() -> Lab {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        // Short: QEMU's monitor socket path under it must fit in 107 bytes.
+        let dir = PathBuf::from(format!(
+            "/var/tmp/dk-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let uri = lab_script("start", &dir);
+        let mut lab = Lab {
+            dir,
+            uri,
+            domtype: String::new(),
+        };
+        lab.domtype = lab_script("domtype", &lab.dir);
+        lab
+    }
+
+    /// A fresh, empty 64 MiB disk image the daemon's user may write.
+    fn disk(&self, name: &str) -> PathBuf {
+        let path = self.dir.join(format!("{name}.raw"));
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(64 << 20).unwrap();
+        if is_root() {
+            let status = Command::new("chown")
+                .arg("domkit-lab:")
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        path
+    }
+
+    fn serial(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{name}.serial"))).unwrap_or_default()
+    }
+
+    /// The domain's persistent config, as libvirt keeps it.
+    fn inactive_xml(&self, name: &str) -> String {
+        let out = Command::new("virsh")
+            .args(["-q", "-c", &self.uri, "dumpxml", "--inactive", name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "virsh dumpxml: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn conn(&self) -> Conn {
+        Conn::open(Some(&self.uri), false).unwrap()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        lab_script("stop", &self.dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+fn lab_script(action: &str, dir: &Path) -> String {
+    let out = Command::new(repo().join("tests/lab/libvirtd.sh"))
+        .arg(action)
+        .arg(dir)
+        .output()
+        .expect("run tests/lab/libvirtd.sh");
+    assert!(
+        out.status.success(),
+        "libvirtd.sh {action} {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Which boot a domain XML describes.
+#[derive(Clone, Copy, PartialEq)]
+enum Boot {
+    /// The final config: boots the installed disk.
+    Disk,
+    /// Install from the CD-ROM; the installer's reboot stops the guest.
+    Cdrom,
+    /// Install from an explicit kernel + initrd; the installer's reboot stops the guest.
+    Kernel,
+}
+
+/// Hand-written domain XML for the lab guest (domxml-gen/domxml-rewrite will replace it).
+fn domain_xml(lab: &Lab, guest: &Path, name: &str, uuid: &str, boot: Boot, disk: &Path) -> String {
+    let g = guest.display();
+    let os_boot = match boot {
+        Boot::Disk => "<boot dev='hd'/>".to_string(),
+        Boot::Cdrom => "<boot dev='cdrom'/>".to_string(),
+        Boot::Kernel => format!(
+            "<kernel>{g}/vmlinuz</kernel><initrd>{g}/installer.initrd</initrd>\
+             <cmdline>console=ttyS0 quiet loglevel=3</cmdline>"
+        ),
+    };
+    let on_reboot = if boot == Boot::Disk {
+        "restart"
+    } else {
+        "destroy"
+    };
+    let cdrom = if boot == Boot::Cdrom {
+        format!(
+            "<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>\
+             <source file='{g}/install.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>"
+        )
+    } else {
+        String::new()
+    };
+    let phase = if boot == Boot::Disk {
+        "final"
+    } else {
+        "install"
+    };
+    let serial = lab.dir.join(format!("{name}-{phase}.serial"));
+    format!(
+        "<domain type='{domtype}'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type>{os_boot}</os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>{on_reboot}</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/>
+      <source file='{disk}'/><target dev='vda' bus='virtio'/></disk>
+    {cdrom}
+    <serial type='file'><source path='{serial}'/><target port='0'/></serial>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+",
+        domtype = lab.domtype,
+        disk = disk.display(),
+        serial = serial.display(),
+    )
+}
+
+/// What a tool run left: exit status, records, stderr.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn records(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON record"))
+            .collect()
+    }
+
+    fn record(&self) -> Value {
+        let recs = self.records();
+        assert_eq!(recs.len(), 1, "{self:?}");
+        recs.into_iter().next().unwrap()
+    }
+
+    fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "{self:?}");
+        self
+    }
+}
+
+fn bin(tool: &str) -> &'static str {
+    match tool {
+        "dom-define" => env!("CARGO_BIN_EXE_dom-define"),
+        "dom-create" => env!("CARGO_BIN_EXE_dom-create"),
+        "dom-wait-shutdown" => env!("CARGO_BIN_EXE_dom-wait-shutdown"),
+        other => panic!("unknown tool {other}"),
+    }
+}
+
+/// Runs a tool with `args` and `stdin`; LIBVIRT_DEFAULT_URI is cleared so only `-c` or the
+/// records decide the connection.
+fn tool(name: &str, args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(bin(name))
+        .args(args)
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// A fresh random-enough UUID (version 4 layout) without a uuid dependency.
+fn new_uuid() -> String {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = COUNT.fetch_add(1, Ordering::SeqCst) as u128;
+    let x = nanos ^ (u128::from(std::process::id()) << 64) ^ (n << 100);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (x >> 96) as u32,
+        (x >> 80) as u16,
+        (x >> 68) as u16 & 0xfff,
+        (x >> 56) as u16 & 0xfff,
+        x as u64 & 0xffff_ffff_ffff
+    )
+}
+
+/// Waits for the named domain's next lifecycle event of kind `want` on a subscription made
+/// before the action that causes it.
+fn await_event(rx: &mpsc::Receiver<Notice>, name: &str, want: Lifecycle) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Notice::Lifecycle { name: n, event, .. }) if n == name && event == want => return,
+            Ok(_) => {}
+            Err(e) => panic!("no {want:?} event for {name}: {e}"),
+        }
+    }
+}
+
+/// The install then final boot of one guest, in the define-first order.
+fn define_first_flow(boot: Boot) {
+    let lab = Lab::start();
+    let guest = guest();
+    let name = if boot == Boot::Cdrom { "cd" } else { "kernel" };
+    let uuid = new_uuid();
+    let disk = lab.disk(name);
+    let fin = domain_xml(&lab, &guest, name, &uuid, Boot::Disk, &disk);
+    let install = domain_xml(&lab, &guest, name, &uuid, boot, &disk);
+    let c = ["-c", lab.uri.as_str()];
+
+    let defined = tool("dom-define", &c, &fin).ok().record();
+    assert_eq!(defined["action"], "defined");
+    assert_eq!(defined["uuid"], uuid.as_str());
+    assert_eq!(defined["uri"], lab.uri.as_str());
+
+    let created = tool("dom-create", &c, &install).ok();
+    let rec = created.record();
+    assert_eq!(rec["action"], "created-one-off");
+    assert_eq!(
+        (rec["state"].as_str(), rec["persistent"].as_bool()),
+        (Some("running"), Some(true))
+    );
+    // While the installer runs, the persistent config is still the final one.
+    let persistent = lab.inactive_xml(name);
+    assert!(!persistent.contains("install.iso") && !persistent.contains("installer.initrd"));
+    assert!(
+        persistent.contains("<on_reboot>restart</on_reboot>"),
+        "{persistent}"
+    );
+
+    // The records of dom-create tell dom-wait-shutdown what and where (no -c).
+    let waited = tool(
+        "dom-wait-shutdown",
+        &["--timeout", BOOT_DEADLINE],
+        &created.stdout,
+    )
+    .ok()
+    .record();
+    assert_eq!(
+        (waited["reason"].as_str(), waited["state"].as_str()),
+        (Some("shutdown"), Some("shutoff"))
+    );
+    assert!(waited["waited_ms"].is_u64());
+    assert!(
+        lab.serial(&format!("{name}-install"))
+            .contains("DOMKIT-INSTALLER: disk written")
+    );
+    assert!(!lab.inactive_xml(name).contains("install"));
+
+    let started = tool("dom-create", &[&c[..], &[name]].concat(), "")
+        .ok()
+        .record();
+    assert_eq!(started["action"], "started");
+    let done = tool(
+        "dom-wait-shutdown",
+        &[&c[..], &["--timeout", BOOT_DEADLINE, name]].concat(),
+        "",
+    )
+    .ok()
+    .record();
+    assert_eq!(done["reason"], "shutdown");
+    let serial = lab.serial(&format!("{name}-final"));
+    assert!(
+        serial.contains("DOMKIT-GUEST: booted from disk"),
+        "final serial: {serial}"
+    );
+    assert!(
+        !serial.contains("DOMKIT-INSTALLER"),
+        "final serial: {serial}"
+    );
+}
+
+#[test]
+fn cdrom_install_then_boot_from_disk() {
+    define_first_flow(Boot::Cdrom);
+}
+
+#[test]
+fn direct_kernel_install_then_boot_from_disk() {
+    define_first_flow(Boot::Kernel);
+}
+
+#[test]
+fn create_install_first_then_define_final_while_it_runs() {
+    let lab = Lab::start();
+    let guest = guest();
+    let (name, uuid) = ("late", new_uuid());
+    let disk = lab.disk(name);
+    let fin = domain_xml(&lab, &guest, name, &uuid, Boot::Disk, &disk);
+    let install = domain_xml(&lab, &guest, name, &uuid, Boot::Cdrom, &disk);
+    let c = ["-c", lab.uri.as_str()];
+
+    let created = tool("dom-create", &c, &install).ok().record();
+    assert_eq!(
+        (created["action"].as_str(), created["persistent"].as_bool()),
+        (Some("created-transient"), Some(false))
+    );
+    let defined = tool("dom-define", &c, &fin).ok().record();
+    assert_eq!(defined["action"], "defined-next-boot");
+    assert_eq!(defined["persistent"], true);
+
+    let waited = tool(
+        "dom-wait-shutdown",
+        &[&c[..], &["--timeout", BOOT_DEADLINE, &uuid]].concat(),
+        "",
+    )
+    .ok()
+    .record();
+    assert_eq!(
+        (waited["reason"].as_str(), waited["persistent"].as_bool()),
+        (Some("shutdown"), Some(true))
+    );
+    assert!(
+        lab.serial("late-install")
+            .contains("DOMKIT-INSTALLER: disk written")
+    );
+
+    tool("dom-create", &[&c[..], &[name]].concat(), "").ok();
+    tool(
+        "dom-wait-shutdown",
+        &[&c[..], &["--timeout", BOOT_DEADLINE, name]].concat(),
+        "",
+    )
+    .ok();
+    assert!(
+        lab.serial("late-final")
+            .contains("DOMKIT-GUEST: booted from disk")
+    );
+    assert!(!lab.inactive_xml(name).contains("install.iso"));
+}
+
+#[test]
+fn a_flow_killed_mid_install_is_finished_by_waiting_and_starting() {
+    let lab = Lab::start();
+    let guest = guest();
+    let (name, uuid) = ("killed", new_uuid());
+    let disk = lab.disk(name);
+    std::fs::write(
+        lab.dir.join("final.xml"),
+        domain_xml(&lab, &guest, name, &uuid, Boot::Disk, &disk),
+    )
+    .unwrap();
+    std::fs::write(
+        lab.dir.join("install.xml"),
+        domain_xml(&lab, &guest, name, &uuid, Boot::Cdrom, &disk),
+    )
+    .unwrap();
+
+    let conn = lab.conn();
+    let (tx, rx) = mpsc::channel();
+    let _sub = Subscription::new(&conn.connect, tx, 0).unwrap();
+    // The whole flow as a user's shell would run it.
+    let script = format!(
+        "\"$DEFINE\" final.xml && \"$CREATE\" install.xml | \"$WAIT\" && \"$CREATE\" {name}"
+    );
+    let mut flow = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(&lab.dir)
+        .env("LIBVIRT_DEFAULT_URI", &lab.uri)
+        .env("DEFINE", bin("dom-define"))
+        .env("CREATE", bin("dom-create"))
+        .env("WAIT", bin("dom-wait-shutdown"))
+        .stdout(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    await_event(&rx, name, Lifecycle::Started);
+    // Kill the shell and the tools it started (its process group).
+    let pgid = flow.id().to_string();
+    let status = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = flow.wait();
+
+    // Nothing is lost: the final config is already defined, and the installer runs on.
+    let persistent = lab.inactive_xml(name);
+    assert!(persistent.contains("<boot dev='hd'/>") && !persistent.contains("install.iso"));
+    let c = ["-c", lab.uri.as_str()];
+    let waited = tool(
+        "dom-wait-shutdown",
+        &[&c[..], &["--timeout", BOOT_DEADLINE, name]].concat(),
+        "",
+    )
+    .ok()
+    .record();
+    assert_eq!(waited["reason"], "shutdown");
+    tool("dom-create", &[&c[..], &[name]].concat(), "").ok();
+    tool(
+        "dom-wait-shutdown",
+        &[&c[..], &["--timeout", BOOT_DEADLINE, name]].concat(),
+        "",
+    )
+    .ok();
+    assert!(
+        lab.serial("killed-install")
+            .contains("DOMKIT-INSTALLER: disk written")
+    );
+    assert!(
+        lab.serial("killed-final")
+            .contains("DOMKIT-GUEST: booted from disk")
+    );
+}
+
+#[test]
+fn a_guest_destroyed_during_install_is_an_abnormal_stop() {
+    let lab = Lab::start();
+    let guest = guest();
+    let (name, uuid) = ("destroyed", new_uuid());
+    let disk = lab.disk(name);
+    let c = ["-c", lab.uri.as_str()];
+    tool(
+        "dom-define",
+        &c,
+        &domain_xml(&lab, &guest, name, &uuid, Boot::Disk, &disk),
+    )
+    .ok();
+    let created = tool(
+        "dom-create",
+        &c,
+        &domain_xml(&lab, &guest, name, &uuid, Boot::Cdrom, &disk),
+    )
+    .ok();
+
+    let waiter = Command::new(bin("dom-wait-shutdown"))
+        .args(["--timeout", BOOT_DEADLINE])
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut waiter = waiter;
+    waiter
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(created.stdout.as_bytes())
+        .unwrap();
+    // Whether the waiter sees the destroy as an event or as the state it finds, the
+    // verdict is the same.
+    lab.conn().lookup(name).unwrap().destroy().unwrap();
+    let out = waiter.wait_with_output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    };
+    assert_eq!(run.code, 9, "{run:?}");
+    assert_eq!(run.record()["reason"], "destroyed");
+    assert!(
+        run.stderr
+            .contains(&format!("domain '{name}' stopped: destroyed")),
+        "{run:?}"
+    );
+    // Still defined, still final.
+    assert!(lab.inactive_xml(name).contains("<boot dev='hd'/>"));
+}
+
+#[test]
+fn errors_have_their_exit_statuses() {
+    let lab = Lab::start();
+    let guest = guest();
+    let (name, uuid) = ("errs", new_uuid());
+    let disk = lab.disk(name);
+    let c = ["-c", lab.uri.as_str()];
+    let fin = domain_xml(&lab, &guest, name, &uuid, Boot::Disk, &disk);
+
+    let run = tool("dom-create", &[&c[..], &["nosuch"]].concat(), "");
+    assert_eq!(run.code, 5, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!("dom-create: {}: domain 'nosuch' not found\n", lab.uri)
+    );
+    assert_eq!(
+        tool("dom-wait-shutdown", &[&c[..], &["nosuch"]].concat(), "").code,
+        5
+    );
+
+    tool("dom-define", &c, &fin).ok();
+    // Paused: running for libvirt, no CPU spent.
+    tool("dom-create", &[&c[..], &["--paused", name]].concat(), "").ok();
+    let run = tool("dom-create", &[&c[..], &[name]].concat(), "");
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("domain '{name}' is already running")),
+        "{run:?}"
+    );
+    let run = tool("dom-create", &c, &fin);
+    assert_eq!(run.code, 6, "{run:?}");
+
+    let clash = fin.replace(&uuid, &new_uuid());
+    let run = tool("dom-define", &c, &clash);
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(run.stderr.contains(&uuid), "{run:?}");
+
+    let run = tool("dom-define", &c, "<domain type='qemu'><name>x</name>");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.starts_with("dom-define: <stdin>:"), "{run:?}");
+
+    let dead = format!(
+        "qemu+unix:///session?socket={}/no-such-sock",
+        lab.dir.display()
+    );
+    for (t, arg) in [
+        ("dom-define", "-"),
+        ("dom-create", name),
+        ("dom-wait-shutdown", name),
+    ] {
+        let run = tool(t, &["-c", &dead, arg], &fin);
+        assert_eq!(run.code, 7, "{t}: {run:?}");
+        assert!(run.stderr.contains("cannot connect"), "{run:?}");
+    }
+    lab.conn().lookup(name).unwrap().destroy().unwrap();
+}
+
+#[test]
+fn waiting_survives_a_libvirtd_restart() {
+    use std::io::{BufRead, BufReader};
+
+    let lab = Lab::start();
+    let c = ["-c", lab.uri.as_str()];
+    // No disk, no OS: kept paused, the guest costs nothing.
+    let bare = |name: &str| {
+        format!(
+            "<domain type='{}'><name>{name}</name><memory unit='MiB'>64</memory>\
+             <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>\
+             <devices><video><model type='none'/></video><memballoon model='none'/></devices>\
+             </domain>",
+            lab.domtype
+        )
+    };
+    tool("dom-define", &c, &bare("paused")).ok();
+    tool("dom-define", &c, &bare("never-run")).ok();
+    tool(
+        "dom-create",
+        &[&c[..], &["--paused", "paused"]].concat(),
+        "",
+    )
+    .ok();
+
+    let mut waiter = Command::new(bin("dom-wait-shutdown"))
+        .args([&c[..], &["--timeout", BOOT_DEADLINE, "paused", "never-run"]].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(waiter.stdout.take().unwrap()).lines();
+    // The record of the domain that never ran comes once both are watched.
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(
+        (first["name"].as_str(), first["action"].as_str()),
+        (Some("never-run"), Some("already-stopped"))
+    );
+
+    // Stop the daemon under the waiter, then start it again (the lab script also ends the
+    // lab's QEMU, so the guest is gone when the daemon comes back).
+    let pid = std::fs::read_to_string(lab.dir.join("libvirtd.pid")).unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Until it has exited, `start` would find it still answering and do nothing.
+    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while proc_dir.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "libvirtd {} does not exit",
+            pid.trim()
+        );
+        std::thread::sleep(Duration::from_millis(20)); // poll interval, not synchronisation
+    }
+    lab_script("start", &lab.dir);
+
+    let second: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(
+        (second["name"].as_str(), second["action"].as_str()),
+        (Some("paused"), Some("stopped"))
+    );
+    assert_eq!(second["state"], "shutoff");
+    let out = waiter.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Abnormal (neither stopped cleanly), but not a lost connection.
+    assert_eq!(out.status.code(), Some(9), "{stderr}");
+    assert!(!stderr.contains("connection"), "{stderr}");
+}
