@@ -13,8 +13,8 @@ guest=${DOMKIT_GUEST_CACHE:-/var/tmp/domkit-guest}
 bin=${DOMKIT_BIN:-target/release}
 name=domkit-demo
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }
+step() { printf '\n== %s\n' "$*"; }
+show() { printf '$ %s\n' "$*" >&2; "$@"; }
 
 tests/lab/libvirtd.sh stop "$lab" >/dev/null 2>&1 || true
 rm -rf "$lab"
@@ -41,8 +41,10 @@ step "1. Generate the guest: the FINAL config, with the install recorded in <met
 show "$bin/domxml-gen" --name "$name" --type "$domtype" --memory 256MiB \
   --disk "$vms/$name.img,format=raw" --serial "file=$serial" --graphics none \
   --cdrom "$guest/install.iso" > "$vms/$name.xml"
-echo "--- what the install config changes (domxml-rewrite --to install --print-diff):"
-"$bin/domxml-rewrite" --to install --print-diff "$vms/$name.xml" | grep '^[-+][^-+]' | grep -v 'domkit:' || true
+echo "--- the install config differs from it in (metadata left out):"
+no_metadata() { awk '/<metadata>/,/<\/metadata>/ {next} {print}'; }
+diff -U0 <(no_metadata < "$vms/$name.xml") \
+  <("$bin/domxml-rewrite" --to install "$vms/$name.xml" | no_metadata) | grep '^[-+] ' || true
 
 step "2. Define the final config first: from now on the guest is safe"
 show "$bin/dom-define" "$vms/$name.xml"
