@@ -137,72 +137,75 @@ fn lab_script(action: &str, dir: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// Which boot a domain XML describes.
+/// How the lab guest is installed.
 #[derive(Clone, Copy, PartialEq)]
 enum Boot {
-    /// The final config: boots the installed disk.
-    Disk,
     /// Install from the CD-ROM; the installer's reboot stops the guest.
     Cdrom,
     /// Install from an explicit kernel + initrd; the installer's reboot stops the guest.
     Kernel,
 }
 
-/// Hand-written domain XML for the lab guest (domxml-gen/domxml-rewrite will replace it).
-fn domain_xml(lab: &Lab, guest: &Path, name: &str, uuid: &str, boot: Boot, disk: &Path) -> String {
+/// The guest's two configs, made by the tools themselves: `domxml-gen` writes the final
+/// config with the install method recorded, `domxml-rewrite --to install` the installer's.
+/// Both phases write the serial console to `{name}.serial` in the lab (truncated at each boot).
+fn configs(
+    lab: &Lab,
+    guest: &Path,
+    name: &str,
+    uuid: &str,
+    method: Boot,
+    disk: &Path,
+) -> (String, String) {
     let g = guest.display();
-    let os_boot = match boot {
-        Boot::Disk => "<boot dev='hd'/>".to_string(),
-        Boot::Cdrom => "<boot dev='cdrom'/>".to_string(),
-        Boot::Kernel => format!(
-            "<kernel>{g}/vmlinuz</kernel><initrd>{g}/installer.initrd</initrd>\
-             <cmdline>console=ttyS0 quiet loglevel=3</cmdline>"
-        ),
-    };
-    let on_reboot = if boot == Boot::Disk {
-        "restart"
-    } else {
-        "destroy"
-    };
-    let cdrom = if boot == Boot::Cdrom {
-        format!(
-            "<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>\
-             <source file='{g}/install.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>"
-        )
-    } else {
-        String::new()
-    };
-    let phase = if boot == Boot::Disk {
-        "final"
-    } else {
-        "install"
-    };
-    let serial = lab.dir.join(format!("{name}-{phase}.serial"));
-    format!(
-        "<domain type='{domtype}'>
-  <name>{name}</name>
-  <uuid>{uuid}</uuid>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type>{os_boot}</os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>{on_reboot}</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='raw'/>
-      <source file='{disk}'/><target dev='vda' bus='virtio'/></disk>
-    {cdrom}
-    <serial type='file'><source path='{serial}'/><target port='0'/></serial>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-",
-        domtype = lab.domtype,
-        disk = disk.display(),
-        serial = serial.display(),
-    )
+    let disk = format!("{},format=raw", disk.display());
+    let serial = format!("file={}", lab.dir.join(format!("{name}.serial")).display());
+    let (iso, kernel, initrd) = (
+        format!("{g}/install.iso"),
+        format!("{g}/vmlinuz"),
+        format!("{g}/installer.initrd"),
+    );
+    let mut args = vec![
+        "--name",
+        name,
+        "--uuid",
+        uuid,
+        "--type",
+        &lab.domtype,
+        "--memory",
+        "256MiB",
+        "--disk",
+        &disk,
+        "--serial",
+        &serial,
+        "--graphics",
+        "none",
+    ];
+    match method {
+        Boot::Cdrom => args.extend(["--cdrom", iso.as_str()]),
+        Boot::Kernel => args.extend([
+            "--kernel",
+            kernel.as_str(),
+            "--initrd",
+            initrd.as_str(),
+            "--cmdline",
+            "console=ttyS0 quiet loglevel=3",
+        ]),
+    }
+    let fin = tool("domxml-gen", &args, "").ok().stdout;
+    let install = tool("domxml-rewrite", &["--to", "install"], &fin)
+        .ok()
+        .stdout;
+    (fin, install)
+}
+
+/// The XML without its `<metadata>` (where the recorded install profile lives), to check
+/// what the config itself boots.
+fn active(xml: &str) -> String {
+    match (xml.find("<metadata>"), xml.find("</metadata>")) {
+        (Some(a), Some(b)) => format!("{}{}", &xml[..a], &xml[b..]),
+        _ => xml.to_string(),
+    }
 }
 
 /// What a tool run left: exit status, records, stderr.
@@ -238,6 +241,8 @@ fn bin(tool: &str) -> &'static str {
         "dom-define" => env!("CARGO_BIN_EXE_dom-define"),
         "dom-create" => env!("CARGO_BIN_EXE_dom-create"),
         "dom-wait-shutdown" => env!("CARGO_BIN_EXE_dom-wait-shutdown"),
+        "domxml-gen" => env!("CARGO_BIN_EXE_domxml-gen"),
+        "domxml-rewrite" => env!("CARGO_BIN_EXE_domxml-rewrite"),
         other => panic!("unknown tool {other}"),
     }
 }
@@ -307,8 +312,7 @@ fn define_first_flow(boot: Boot) {
     let name = if boot == Boot::Cdrom { "cd" } else { "kernel" };
     let uuid = new_uuid();
     let disk = lab.disk(name);
-    let fin = domain_xml(&lab, &guest, name, &uuid, Boot::Disk, &disk);
-    let install = domain_xml(&lab, &guest, name, &uuid, boot, &disk);
+    let (fin, install) = configs(&lab, &guest, name, &uuid, boot, &disk);
     let c = ["-c", lab.uri.as_str()];
 
     let defined = tool("dom-define", &c, &fin).ok().record();
@@ -324,7 +328,7 @@ fn define_first_flow(boot: Boot) {
         (Some("running"), Some(true))
     );
     // While the installer runs, the persistent config is still the final one.
-    let persistent = lab.inactive_xml(name);
+    let persistent = active(&lab.inactive_xml(name));
     assert!(!persistent.contains("install.iso") && !persistent.contains("installer.initrd"));
     assert!(
         persistent.contains("<on_reboot>restart</on_reboot>"),
@@ -344,11 +348,8 @@ fn define_first_flow(boot: Boot) {
         (Some("shutdown"), Some("shutoff"))
     );
     assert!(waited["waited_ms"].is_u64());
-    assert!(
-        lab.serial(&format!("{name}-install"))
-            .contains("DOMKIT-INSTALLER: disk written")
-    );
-    assert!(!lab.inactive_xml(name).contains("install"));
+    assert!(lab.serial(name).contains("DOMKIT-INSTALLER: disk written"));
+    assert!(!active(&lab.inactive_xml(name)).contains("install"));
 
     let started = tool("dom-create", &[&c[..], &[name]].concat(), "")
         .ok()
@@ -362,7 +363,7 @@ fn define_first_flow(boot: Boot) {
     .ok()
     .record();
     assert_eq!(done["reason"], "shutdown");
-    let serial = lab.serial(&format!("{name}-final"));
+    let serial = lab.serial(name);
     assert!(
         serial.contains("DOMKIT-GUEST: booted from disk"),
         "final serial: {serial}"
@@ -389,8 +390,7 @@ fn create_install_first_then_define_final_while_it_runs() {
     let guest = guest();
     let (name, uuid) = ("late", new_uuid());
     let disk = lab.disk(name);
-    let fin = domain_xml(&lab, &guest, name, &uuid, Boot::Disk, &disk);
-    let install = domain_xml(&lab, &guest, name, &uuid, Boot::Cdrom, &disk);
+    let (fin, install) = configs(&lab, &guest, name, &uuid, Boot::Cdrom, &disk);
     let c = ["-c", lab.uri.as_str()];
 
     let created = tool("dom-create", &c, &install).ok().record();
@@ -413,10 +413,7 @@ fn create_install_first_then_define_final_while_it_runs() {
         (waited["reason"].as_str(), waited["persistent"].as_bool()),
         (Some("shutdown"), Some(true))
     );
-    assert!(
-        lab.serial("late-install")
-            .contains("DOMKIT-INSTALLER: disk written")
-    );
+    assert!(lab.serial(name).contains("DOMKIT-INSTALLER: disk written"));
 
     tool("dom-create", &[&c[..], &[name]].concat(), "").ok();
     tool(
@@ -425,11 +422,8 @@ fn create_install_first_then_define_final_while_it_runs() {
         "",
     )
     .ok();
-    assert!(
-        lab.serial("late-final")
-            .contains("DOMKIT-GUEST: booted from disk")
-    );
-    assert!(!lab.inactive_xml(name).contains("install.iso"));
+    assert!(lab.serial(name).contains("DOMKIT-GUEST: booted from disk"));
+    assert!(!active(&lab.inactive_xml(name)).contains("install.iso"));
 }
 
 #[test]
@@ -438,29 +432,22 @@ fn a_flow_killed_mid_install_is_finished_by_waiting_and_starting() {
     let guest = guest();
     let (name, uuid) = ("killed", new_uuid());
     let disk = lab.disk(name);
-    std::fs::write(
-        lab.dir.join("final.xml"),
-        domain_xml(&lab, &guest, name, &uuid, Boot::Disk, &disk),
-    )
-    .unwrap();
-    std::fs::write(
-        lab.dir.join("install.xml"),
-        domain_xml(&lab, &guest, name, &uuid, Boot::Cdrom, &disk),
-    )
-    .unwrap();
+    let (fin, _) = configs(&lab, &guest, name, &uuid, Boot::Cdrom, &disk);
+    std::fs::write(lab.dir.join("vm.xml"), fin).unwrap();
 
     let conn = lab.conn();
     let (tx, rx) = mpsc::channel();
     let _sub = Subscription::new(&conn.connect, tx, 0).unwrap();
     // The whole flow as a user's shell would run it.
     let script = format!(
-        "\"$DEFINE\" final.xml && \"$CREATE\" install.xml | \"$WAIT\" && \"$CREATE\" {name}"
+        "\"$DEFINE\" vm.xml && \"$REWRITE\" --to install vm.xml | \"$CREATE\" | \"$WAIT\" && \"$CREATE\" {name}"
     );
     let mut flow = Command::new("sh")
         .args(["-c", &script])
         .current_dir(&lab.dir)
         .env("LIBVIRT_DEFAULT_URI", &lab.uri)
         .env("DEFINE", bin("dom-define"))
+        .env("REWRITE", bin("domxml-rewrite"))
         .env("CREATE", bin("dom-create"))
         .env("WAIT", bin("dom-wait-shutdown"))
         .stdout(Stdio::null())
@@ -478,7 +465,7 @@ fn a_flow_killed_mid_install_is_finished_by_waiting_and_starting() {
     let _ = flow.wait();
 
     // Nothing is lost: the final config is already defined, and the installer runs on.
-    let persistent = lab.inactive_xml(name);
+    let persistent = active(&lab.inactive_xml(name));
     assert!(persistent.contains("<boot dev='hd'/>") && !persistent.contains("install.iso"));
     let c = ["-c", lab.uri.as_str()];
     let waited = tool(
@@ -489,6 +476,7 @@ fn a_flow_killed_mid_install_is_finished_by_waiting_and_starting() {
     .ok()
     .record();
     assert_eq!(waited["reason"], "shutdown");
+    assert!(lab.serial(name).contains("DOMKIT-INSTALLER: disk written"));
     tool("dom-create", &[&c[..], &[name]].concat(), "").ok();
     tool(
         "dom-wait-shutdown",
@@ -496,14 +484,7 @@ fn a_flow_killed_mid_install_is_finished_by_waiting_and_starting() {
         "",
     )
     .ok();
-    assert!(
-        lab.serial("killed-install")
-            .contains("DOMKIT-INSTALLER: disk written")
-    );
-    assert!(
-        lab.serial("killed-final")
-            .contains("DOMKIT-GUEST: booted from disk")
-    );
+    assert!(lab.serial(name).contains("DOMKIT-GUEST: booted from disk"));
 }
 
 #[test]
@@ -513,18 +494,9 @@ fn a_guest_destroyed_during_install_is_an_abnormal_stop() {
     let (name, uuid) = ("destroyed", new_uuid());
     let disk = lab.disk(name);
     let c = ["-c", lab.uri.as_str()];
-    tool(
-        "dom-define",
-        &c,
-        &domain_xml(&lab, &guest, name, &uuid, Boot::Disk, &disk),
-    )
-    .ok();
-    let created = tool(
-        "dom-create",
-        &c,
-        &domain_xml(&lab, &guest, name, &uuid, Boot::Cdrom, &disk),
-    )
-    .ok();
+    let (fin, install) = configs(&lab, &guest, name, &uuid, Boot::Cdrom, &disk);
+    tool("dom-define", &c, &fin).ok();
+    let created = tool("dom-create", &c, &install).ok();
 
     let waiter = Command::new(bin("dom-wait-shutdown"))
         .args(["--timeout", BOOT_DEADLINE])
@@ -568,7 +540,7 @@ fn errors_have_their_exit_statuses() {
     let (name, uuid) = ("errs", new_uuid());
     let disk = lab.disk(name);
     let c = ["-c", lab.uri.as_str()];
-    let fin = domain_xml(&lab, &guest, name, &uuid, Boot::Disk, &disk);
+    let (fin, _) = configs(&lab, &guest, name, &uuid, Boot::Cdrom, &disk);
 
     let run = tool("dom-create", &[&c[..], &["nosuch"]].concat(), "");
     assert_eq!(run.code, 5, "{run:?}");
