@@ -11,7 +11,7 @@ packages=(
   # the test guest: built from Debian's own binaries
   busybox-static syslinux syslinux-common isolinux mtools xorriso cpio
   # man-page lint, and the peers measured beside domkit in `make bench`
-  groff-base virtinst
+  groff-base virtinst time python3
 )
 
 missing=()

@@ -412,3 +412,56 @@ fn the_two_phase_corpus_made_final_is_accepted_by_libvirt() {
         );
     }
 }
+
+/// A config libvirt stored (re-indented, re-quoted, defaults such as `<on_reboot>` filled
+/// in) still swaps: its install phase boots the CD-ROM, its final phase does not, both
+/// are accepted by libvirt, and swapping back and forth is stable after the first swap.
+#[test]
+fn a_config_libvirt_stored_still_swaps() {
+    let _guard = TEST_DRIVER.lock().unwrap_or_else(|e| e.into_inner());
+    let fin = gen_xml(&[
+        "--name",
+        "stored",
+        "--uuid",
+        UUID,
+        "--type",
+        "test",
+        "--disk",
+        "/var/lib/stored.img",
+        "--cdrom",
+        "/iso/install.iso",
+        "--install-disk",
+        "/iso/seed.iso",
+        "--network",
+        "user",
+    ]);
+    let conn = virt::connect::Connect::open(Some("test:///default")).unwrap();
+    let dom = conn.define_domain_xml_flags(&fin, DEFINE_VALIDATE).unwrap();
+    let stored = dom
+        .xml_desc(virt::sys::VIR_DOMAIN_XML_INACTIVE)
+        .unwrap();
+    dom.undefine().unwrap();
+    assert_ne!(stored, fin, "libvirt is expected to re-format the config");
+
+    let rewrite = |args: &[&str], xml: &str| {
+        let out = run(env!("CARGO_BIN_EXE_domxml-rewrite"), args, xml.as_bytes());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let install = rewrite(&["--to", "install"], &stored);
+    let active = |xml: &str| xml[xml.find("</metadata>").unwrap()..].to_string();
+    assert!(active(&install).contains("/iso/install.iso"));
+    assert!(active(&install).contains("<on_reboot>destroy</on_reboot>"));
+    let back = rewrite(&["--to", "final"], &install);
+    assert!(!active(&back).contains("/iso/"));
+    assert!(active(&back).contains("<on_reboot>restart</on_reboot>"));
+    for xml in [&install, &back] {
+        let dom = conn.define_domain_xml_flags(xml, DEFINE_VALIDATE).unwrap();
+        dom.undefine().unwrap();
+    }
+    assert_eq!(rewrite(&["--swap"], &rewrite(&["--swap"], &back)), back);
+}

@@ -264,7 +264,16 @@ pub fn render(profile: &Profile, indent: &str, unit: &str, newline: &str, quote:
         return out;
     }
     out.push('>');
-    for slot in &profile.slots {
+    out.push_str(&render_slots(&profile.slots, indent, unit, newline, quote));
+    out.push_str(&format!("</{PREFIX}:profile>"));
+    out
+}
+
+/// The profile element's content: one line per slot, then the closing tag's indentation.
+fn render_slots(slots: &[Slot], indent: &str, unit: &str, newline: &str, q: char) -> String {
+    let attr = |name: &str, value: &str| format!(" {name}={q}{}{q}", xml::escape(value));
+    let mut out = String::new();
+    for slot in slots {
         out.push_str(newline);
         out.push_str(indent);
         out.push_str(unit);
@@ -284,7 +293,6 @@ pub fn render(profile: &Profile, indent: &str, unit: &str, newline: &str, quote:
     }
     out.push_str(newline);
     out.push_str(indent);
-    out.push_str(&format!("</{PREFIX}:profile>"));
     out
 }
 
@@ -377,8 +385,9 @@ fn insertion_point(doc: &Document<'_>, key: &str, place: &Place) -> Result<usize
 /// removed instead (and a `<metadata>` domkit created with it).
 ///
 /// # Errors
-/// A profile inconsistent with the document (a slot recorded as a replacement whose
-/// element is missing, or as an insertion whose element is present).
+/// A profile inconsistent with the document: a slot recorded as a replacement whose
+/// element is missing. (One recorded as an insertion whose element is present replaces
+/// it: libvirt adds defaults such as `<on_reboot>` when it stores a config.)
 pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result<String> {
     let profile = &located.profile;
     let mut patches = Vec::new();
@@ -387,11 +396,15 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
     for (i, slot) in profile.slots.iter().enumerate() {
         let current = domain::find_key(doc, &slot.key);
         match (current, &slot.recorded) {
-            (Some(id), Some(rec)) if rec.place.is_none() => {
-                patches.push(Patch::replace(
-                    doc.el(id).start..doc.el(id).end,
-                    rec.text.clone(),
-                ));
+            (Some(id), Some(rec)) => {
+                // Recorded as absent from the active config, yet there: libvirt fills in
+                // defaults (`virsh dumpxml` adds <on_reboot>restart</on_reboot>, say), so
+                // the recorded element replaces it, without the line it was recorded with.
+                let text = match rec.place {
+                    None => rec.text.as_str(),
+                    Some(_) => rec.text.trim(),
+                };
+                patches.push(Patch::replace(doc.el(id).start..doc.el(id).end, text));
                 new_slots[i] = Some(Slot {
                     key: slot.key.clone(),
                     recorded: Some(Recorded {
@@ -399,12 +412,6 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
                         place: None,
                     }),
                 });
-            }
-            (Some(_), Some(_)) => {
-                return Err(Error::Edit(format!(
-                    "{}: recorded boot profile is inconsistent: '{}' is recorded as absent from the active config, but it is there",
-                    doc.source, slot.key
-                )));
             }
             (Some(id), None) => to_remove.push((i, id)),
             (None, Some(rec)) => {
@@ -446,17 +453,37 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
             metadata: profile.metadata,
             slots: new_slots.into_iter().flatten().collect(),
         };
-        let e = doc.el(located.element);
-        let rendered = render(
-            &swapped,
-            doc.indent_at(e.start),
-            &doc.indent_unit(),
-            doc.newline(),
-            doc.quote(),
-        );
-        patches.push(Patch::replace(e.start..e.end, rendered));
+        patches.extend(rewrite_profile(doc, located.element, &swapped));
     }
     xml::apply(doc.text, patches)
+}
+
+/// Patches turning profile element `id` into `profile`: only the `recorded` value and the
+/// slots change, so the start tag keeps its bytes even after libvirt re-quoted it.
+fn rewrite_profile(doc: &Document<'_>, id: Id, profile: &Profile) -> Vec<Patch> {
+    let e = doc.el(id);
+    let indent = doc.indent_at(e.start);
+    let unit = doc.indent_unit();
+    let recorded = e.attrs.iter().find(|a| a.name == "recorded");
+    // The element's own quote style, so a profile libvirt re-quoted stays as it is.
+    let quote = match recorded.map(|a| doc.text.as_bytes()[a.value_range.start - 1]) {
+        Some(b'\'') => '\'',
+        Some(b'"') => '"',
+        _ => doc.quote(),
+    };
+    match recorded {
+        Some(attr) if !e.self_closing && !profile.slots.is_empty() => vec![
+            Patch::replace(attr.value_range.clone(), profile.recorded.as_str()),
+            Patch::replace(
+                e.start_tag_end..e.content_end,
+                render_slots(&profile.slots, indent, &unit, doc.newline(), quote),
+            ),
+        ],
+        _ => vec![Patch::replace(
+            e.start..e.end,
+            render(profile, indent, &unit, doc.newline(), quote),
+        )],
+    }
 }
 
 /// The patch that takes the profile out again, `<metadata>` as it was before domkit.
