@@ -38,8 +38,10 @@ man:
 man-lint:
 	@out=$$(groff -man -ww -z man/*.1 man/*.7 2>&1); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 
+# Not part of check: benchmarks side by side with virt-xml, virt-install and virsh.
 bench: deps
 	bench/run.sh
+	bench/libvirt.sh | tee bench/results/libvirt-latest.md
 
 demo: deps build
 	scripts/demo.sh

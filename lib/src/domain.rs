@@ -1,6 +1,7 @@
 //! What domkit knows about libvirt's `<domain>` document: where things live, and the keys
 //! that name the top-level and device elements a boot profile swaps.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
@@ -143,41 +144,56 @@ pub fn interface_mac<'a>(doc: &'a Document<'_>, iface: Id) -> Option<&'a str> {
 /// siblings without a unique natural key. One pass, so 10,000 devices stay cheap.
 pub fn child_keys(doc: &Document<'_>, parent: Id) -> Vec<(String, Id)> {
     let children = &doc.el(parent).children;
-    let natural: Vec<Option<String>> = children.iter().map(|&c| natural_key(doc, c)).collect();
+    let natural: Vec<Option<Cow<'_, str>>> =
+        children.iter().map(|&c| natural_key(doc, c)).collect();
     let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
     for (&c, key) in children.iter().zip(&natural) {
         if let Some(k) = key {
-            *counts
-                .entry((doc.el(c).name.as_str(), k.as_str()))
-                .or_default() += 1;
+            *counts.entry((doc.el(c).name, k.as_ref())).or_default() += 1;
         }
     }
-    let prefix = if parent == 0 {
-        String::new()
-    } else {
-        format!("{}/", doc.el(parent).name)
-    };
+    let prefix = if parent == 0 { "" } else { doc.el(parent).name };
     let mut ordinals: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::with_capacity(children.len());
+    // Built by hand: this runs for every device of 10,000-device domains, several times.
     for (&c, key) in children.iter().zip(&natural) {
-        let name = doc.el(c).name.as_str();
+        let name = doc.el(c).name;
         let nth = ordinals.entry(name).or_default();
         *nth += 1;
-        let local = match key {
-            Some(k) if counts[&(name, k.as_str())] == 1 => format!("{name}[{k}]"),
-            _ if *nth == 1 => name.to_string(),
-            _ => format!("{name}#{nth}"),
-        };
-        out.push((format!("{prefix}{local}"), c));
+        let mut full = String::with_capacity(prefix.len() + name.len() + 24);
+        if !prefix.is_empty() {
+            full.push_str(prefix);
+            full.push('/');
+        }
+        full.push_str(name);
+        match key {
+            Some(k) if counts[&(name, k.as_ref())] == 1 => {
+                full.push('[');
+                full.push_str(k);
+                full.push(']');
+            }
+            _ if *nth == 1 => {}
+            _ => {
+                full.push('#');
+                full.push_str(&nth.to_string());
+            }
+        }
+        out.push((full, c));
     }
     out
 }
 
-fn natural_key(doc: &Document<'_>, id: Id) -> Option<String> {
-    match doc.el(id).name.as_str() {
-        "disk" => disk_target(doc, id).map(str::to_string),
-        "interface" => interface_mac(doc, id).map(|m| m.to_ascii_lowercase()),
-        "sysinfo" => doc.attr(id, "type").map(str::to_string),
+fn natural_key<'d>(doc: &'d Document<'_>, id: Id) -> Option<Cow<'d, str>> {
+    match doc.el(id).name {
+        "disk" => disk_target(doc, id).map(Cow::Borrowed),
+        "interface" => interface_mac(doc, id).map(|m| {
+            if m.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(m.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(m)
+            }
+        }),
+        "sysinfo" => doc.attr(id, "type").map(Cow::Borrowed),
         _ => None,
     }
 }
@@ -197,12 +213,43 @@ pub fn key_of(doc: &Document<'_>, id: Id) -> String {
 pub fn keyed_elements(doc: &Document<'_>) -> Vec<(String, Id)> {
     let mut out: Vec<(String, Id)> = child_keys(doc, 0)
         .into_iter()
-        .filter(|&(_, c)| !matches!(doc.el(c).name.as_str(), "metadata" | "devices"))
+        .filter(|&(_, c)| !matches!(doc.el(c).name, "metadata" | "devices"))
         .collect();
     if let Some(d) = devices(doc) {
         out.extend(child_keys(doc, d));
     }
     out
+}
+
+/// The keys of a document's swappable elements (children of `<domain>` and of
+/// `<devices>`), computed once, both ways.
+#[derive(Debug, Default)]
+pub struct Keys {
+    by_key: HashMap<String, Id>,
+    by_id: HashMap<Id, String>,
+}
+
+impl Keys {
+    /// Indexes `doc`.
+    pub fn new(doc: &Document<'_>) -> Keys {
+        let mut keys = Keys::default();
+        let parents = std::iter::once(0).chain(devices(doc));
+        for (key, id) in parents.flat_map(|p| child_keys(doc, p)) {
+            keys.by_key.insert(key.clone(), id);
+            keys.by_id.insert(id, key);
+        }
+        keys
+    }
+
+    /// The element a key names.
+    pub fn find(&self, key: &str) -> Option<Id> {
+        self.by_key.get(key).copied()
+    }
+
+    /// The key of element `id`, if it is one of the indexed elements.
+    pub fn key(&self, id: Id) -> Option<&str> {
+        self.by_id.get(&id).map(String::as_str)
+    }
 }
 
 /// Finds the element a key names.
@@ -226,7 +273,7 @@ pub fn find_device(doc: &Document<'_>, target: &str) -> Option<Id> {
         .children
         .iter()
         .copied()
-        .find(|&d| match doc.el(d).name.as_str() {
+        .find(|&d| match doc.el(d).name {
             "disk" => disk_target(doc, d) == Some(target),
             "interface" => interface_mac(doc, d).is_some_and(|m| m.eq_ignore_ascii_case(target)),
             _ => false,

@@ -285,7 +285,7 @@ pub fn generate(args: &Args) -> Result<String> {
     }
     let source = "<generated>";
     let original = Document::parse(source, &final_xml)?;
-    let install = install::to_install(source, &final_xml, &args.media)?;
+    let install = install::to_install(&original, &args.media)?;
     let install = profile::record(&original, &install, Phase::Final, false)?;
     if phase == PhaseArg::Install {
         return Ok(install);

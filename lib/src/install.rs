@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain;
 use crate::edit;
 use crate::error::{Error, Result};
-use crate::xml::{Document, Fragment, Id, Patch};
+use crate::xml::{self, Document, Fragment, Id, Patch};
 
 /// How the guest is installed: the flags both XML tools share.
 #[derive(clap::Args, Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -49,8 +49,13 @@ impl InstallMedia {
     /// Checks the flags that only make sense together.
     ///
     /// # Errors
-    /// `--initrd` or `--cmdline` without `--kernel`.
+    /// `--initrd` or `--cmdline` without `--kernel`; `--pxe` with another boot method.
     pub fn validate(&self) -> Result<()> {
+        if self.pxe && (self.cdrom.is_some() || self.kernel.is_some()) {
+            return Err(Error::Usage(
+                "--pxe installs from the network: not with --cdrom or --kernel".into(),
+            ));
+        }
         if self.kernel.is_none() && (self.initrd.is_some() || self.cmdline.is_some()) {
             return Err(Error::Usage(
                 "--initrd and --cmdline need --kernel for the install".into(),
@@ -219,7 +224,7 @@ pub fn free_target(doc: &Document<'_>, bus: &str, taken: &[String]) -> String {
 /// # Errors
 /// Nothing to install from, a method the domain cannot use (PXE without an interface),
 /// or a malformed document.
-pub fn to_install(source: &str, text: &str, media: &InstallMedia) -> Result<String> {
+pub fn to_install(doc: &Document<'_>, media: &InstallMedia) -> Result<String> {
     media.validate()?;
     if !media.any() {
         return Err(Error::Usage(
@@ -227,62 +232,49 @@ pub fn to_install(source: &str, text: &str, media: &InstallMedia) -> Result<Stri
                 .into(),
         ));
     }
-    let mut text = text.to_string();
-    if let Some(iso) = &media.cdrom {
-        text = edit::with_doc(source, &text, |doc| add_install_cdrom(doc, iso))?;
+    // One pass over one parse: every step patches different elements, and patches at the
+    // same place keep this order (kernel, initrd, cmdline before the boot list, as libvirt
+    // orders <os>; the CD-ROM before the seeds).
+    let mut patches = Vec::new();
+    if let Some(kernel) = &media.kernel {
+        patches.extend(edit::set_os_text(doc, "kernel", Some(kernel))?);
+        // A paravirt install boots the kernel, not the final config's bootloader.
+        patches.extend(edit::set_domain_text(doc, "bootloader", None));
+        patches.extend(edit::set_domain_text(doc, "bootloader_args", None));
+    }
+    for (name, value) in [("initrd", &media.initrd), ("cmdline", &media.cmdline)] {
+        if let Some(value) = value {
+            patches.extend(edit::set_os_text(doc, name, Some(value))?);
+        }
     }
     let mut taken = Vec::new();
+    if let Some(iso) = &media.cdrom {
+        patches.extend(add_install_cdrom(doc, iso, &mut taken)?);
+    }
     for spec in &media.install_disk {
-        let default_device = if spec
-            .split(',')
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase()
-            .ends_with(".iso")
-        {
+        let path = spec.split(',').next().unwrap_or("").to_ascii_lowercase();
+        let default_device = if path.ends_with(".iso") {
             "cdrom"
         } else {
             "disk"
         };
         let disk = DiskSpec::parse("--install-disk", spec, default_device)?;
-        text = edit::with_doc(source, &text, |doc| {
-            let bus = disk
-                .bus
-                .clone()
-                .unwrap_or_else(|| default_bus(doc, &disk.device).to_string());
-            let target = disk
-                .target
-                .clone()
-                .unwrap_or_else(|| free_target(doc, &bus, &taken));
-            taken.push(target.clone());
-            Ok(vec![add_disk_patch(
-                doc,
-                &disk.fragment(&bus, &target, None),
-            )?])
-        })?;
-    }
-    if let Some(kernel) = &media.kernel {
-        text = edit::with_doc(source, &text, |doc| {
-            let mut patches = edit::set_os_text(doc, "kernel", Some(kernel))?;
-            // A paravirt install boots the kernel, not the final config's bootloader.
-            patches.extend(edit::set_domain_text(doc, "bootloader", None));
-            patches.extend(edit::set_domain_text(doc, "bootloader_args", None));
-            Ok(patches)
-        })?;
-    }
-    for (name, value) in [("initrd", &media.initrd), ("cmdline", &media.cmdline)] {
-        if let Some(value) = value {
-            text = edit::with_doc(source, &text, |doc| {
-                edit::set_os_text(doc, name, Some(value))
-            })?;
-        }
+        let bus = disk
+            .bus
+            .clone()
+            .unwrap_or_else(|| default_bus(doc, &disk.device).to_string());
+        let target = disk
+            .target
+            .clone()
+            .unwrap_or_else(|| free_target(doc, &bus, &taken));
+        taken.push(target.clone());
+        patches.push(add_disk_patch(doc, &disk.fragment(&bus, &target, None))?);
     }
     if media.pxe {
-        text = edit::with_doc(source, &text, boot_network_first)?;
+        patches.extend(boot_network_first(doc)?);
     }
-    edit::with_doc(source, &text, |doc| {
-        Ok(edit::set_domain_text(doc, "on_reboot", Some("destroy")))
-    })
+    patches.extend(edit::set_domain_text(doc, "on_reboot", Some("destroy")));
+    xml::apply(doc.text, patches)
 }
 
 /// A patch adding a `<disk>` after the last disk (or first among the devices).
@@ -335,7 +327,7 @@ fn os_boot_first(doc: &Document<'_>, first: &str) -> Result<Vec<Patch>> {
     edit::set_os_boot(doc, &devs)
 }
 
-fn add_install_cdrom(doc: &Document<'_>, iso: &str) -> Result<Vec<Patch>> {
+fn add_install_cdrom(doc: &Document<'_>, iso: &str, taken: &mut Vec<String>) -> Result<Vec<Patch>> {
     let per_device = domain::uses_boot_order(doc);
     let empty_drive: Option<Id> = domain::devices(doc).and_then(|d| {
         doc.children_named(d, "disk").find(|&disk| {
@@ -365,7 +357,8 @@ fn add_install_cdrom(doc: &Document<'_>, iso: &str) -> Result<Vec<Patch>> {
                 ..DiskSpec::default()
             };
             let bus = default_bus(doc, "cdrom");
-            let target = free_target(doc, bus, &[]);
+            let target = free_target(doc, bus, taken);
+            taken.push(target.clone());
             patches.push(add_disk_patch(
                 doc,
                 &disk.fragment(bus, &target, per_device.then_some(1)),

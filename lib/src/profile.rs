@@ -309,6 +309,7 @@ fn parent_of_key(doc: &Document<'_>, key: &str) -> Option<Id> {
 /// that stays, and the gap after it, not counting the other removals in between.
 fn removals(
     doc: &Document<'_>,
+    keys: &domain::Keys,
     ids: &[(usize, Id)],
     keep: &dyn Fn(Id) -> bool,
 ) -> Vec<(usize, Range<usize>, Place)> {
@@ -338,7 +339,7 @@ fn removals(
             .start
             .saturating_sub(anchor_end)
             .saturating_sub(skipped);
-        let after = anchor.map(|a| domain::key_of(doc, a));
+        let after = anchor.and_then(|a| keys.key(a)).map(str::to_string);
         out.push((slot, range, Place { after, gap }));
     }
     out
@@ -349,7 +350,12 @@ fn removals(
 ///
 /// # Errors
 /// The anchor sibling is gone, or the parent is missing.
-fn insertion_point(doc: &Document<'_>, key: &str, place: &Place) -> Result<usize> {
+fn insertion_point(
+    doc: &Document<'_>,
+    keys: &domain::Keys,
+    key: &str,
+    place: &Place,
+) -> Result<usize> {
     let parent = parent_of_key(doc, key).ok_or_else(|| {
         Error::Edit(format!(
             "{}: recorded '{key}' needs a <devices> element",
@@ -359,7 +365,7 @@ fn insertion_point(doc: &Document<'_>, key: &str, place: &Place) -> Result<usize
     let anchor_end = match &place.after {
         None => doc.el(parent).start_tag_end,
         Some(after) => {
-            let a = domain::find_key(doc, after).ok_or_else(|| {
+            let a = keys.find(after).ok_or_else(|| {
                 Error::Edit(format!("{}: recorded boot profile: '{key}' goes after '{after}', which the document lacks", doc.source))
             })?;
             doc.el(a).end
@@ -393,8 +399,9 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
     let mut patches = Vec::new();
     let mut new_slots: Vec<Option<Slot>> = vec![None; profile.slots.len()];
     let mut to_remove: Vec<(usize, Id)> = Vec::new();
+    let keys = domain::Keys::new(doc);
     for (i, slot) in profile.slots.iter().enumerate() {
-        let current = domain::find_key(doc, &slot.key);
+        let current = keys.find(&slot.key);
         match (current, &slot.recorded) {
             (Some(id), Some(rec)) => {
                 // Recorded as absent from the active config, yet there: libvirt fills in
@@ -422,7 +429,7 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
                     )));
                 };
                 patches.push(Patch::insert(
-                    insertion_point(doc, &slot.key, place)?,
+                    insertion_point(doc, &keys, &slot.key, place)?,
                     rec.text.clone(),
                 ));
                 new_slots[i] = Some(Slot {
@@ -433,7 +440,7 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
             (None, None) => {}
         }
     }
-    for (i, range, place) in removals(doc, &to_remove, &|_| true) {
+    for (i, range, place) in removals(doc, &keys, &to_remove, &|_| true) {
         let text = doc.text[range.clone()].to_string();
         patches.push(Patch::remove(range));
         new_slots[i] = Some(Slot {
@@ -542,7 +549,12 @@ pub fn record(
             .get(&id)
             .is_some_and(|k| after.contains_key(*k))
     };
-    for (i, range, place) in removals(original, &gone, &stays) {
+    let original_index = if gone.is_empty() {
+        domain::Keys::default()
+    } else {
+        domain::Keys::new(original)
+    };
+    for (i, range, place) in removals(original, &original_index, &gone, &stays) {
         slots[i].recorded = Some(Recorded {
             text: original.text[range].to_string(),
             place: Some(place),

@@ -230,7 +230,7 @@ pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
                     "{source}: records no install profile, so --to install needs the install method (--cdrom, --kernel, --pxe or --install-disk)"
                 )));
             }
-            let install = install::to_install(source, text, &args.media)?;
+            let install = install::to_install(&doc, &args.media)?;
             profile::record(&doc, &install, Phase::Final, true)?
         }
     };

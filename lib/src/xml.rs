@@ -4,6 +4,7 @@
 //! quick-xml finds the elements; nothing is ever re-serialized from events. New fragments
 //! come from quick-xml's `Writer`, so their escaping is right by construction.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use quick_xml::events::{BytesStart, Event};
@@ -13,20 +14,20 @@ use crate::error::{Error, Result};
 
 /// One attribute of an element, with where its raw value sits in the text.
 #[derive(Debug, Clone)]
-pub struct Attr {
+pub struct Attr<'a> {
     /// Qualified name as written (`xmlns:domkit`, `dev`).
-    pub name: String,
-    /// The value with entities resolved.
-    pub value: String,
+    pub name: &'a str,
+    /// The value with entities resolved (borrowed from the text when it has none).
+    pub value: Cow<'a, str>,
     /// Byte range of the raw value (between the quotes) in the document.
     pub value_range: Range<usize>,
 }
 
 /// One element of the document and its byte spans.
 #[derive(Debug, Clone)]
-pub struct Element {
+pub struct Element<'a> {
     /// Qualified name as written.
-    pub name: String,
+    pub name: &'a str,
     /// Offset of the `<` that opens the start tag.
     pub start: usize,
     /// Offset just after the start tag's `>`.
@@ -38,7 +39,7 @@ pub struct Element {
     /// Written as `<empty/>`.
     pub self_closing: bool,
     /// Attributes in document order.
-    pub attrs: Vec<Attr>,
+    pub attrs: Vec<Attr<'a>>,
     /// Index of the parent element, `None` for the root.
     pub parent: Option<usize>,
     /// Indexes of the child elements, in document order.
@@ -56,7 +57,7 @@ pub struct Document<'a> {
     /// Where the text came from, for error messages.
     pub source: &'a str,
     /// All elements in document order; the root is 0.
-    pub elements: Vec<Element>,
+    pub elements: Vec<Element<'a>>,
 }
 
 const BOM: &str = "\u{feff}";
@@ -78,7 +79,7 @@ impl<'a> Document<'a> {
         config.expand_empty_elements = false;
         config.trim_text(false);
 
-        let mut elements: Vec<Element> = Vec::new();
+        let mut elements: Vec<Element<'a>> = Vec::new();
         let mut open: Vec<Id> = Vec::new();
         let mut root_closed = false;
         loop {
@@ -103,7 +104,10 @@ impl<'a> Document<'a> {
                     let id = elements.len();
                     let parent = open.last().copied();
                     elements.push(Element {
-                        name: lossy(start.name().into_inner()),
+                        name: {
+                            let name = start.name().into_inner();
+                            offset_in(body, skip, name).map_or("", |at| &text[at..at + name.len()])
+                        },
                         start: before,
                         start_tag_end: after,
                         content_end: after,
@@ -166,7 +170,7 @@ impl<'a> Document<'a> {
             }
         }
         if let Some(&id) = open.last() {
-            let name = elements[id].name.clone();
+            let name = elements[id].name;
             return Err(Error::at(
                 source,
                 text,
@@ -185,12 +189,12 @@ impl<'a> Document<'a> {
     }
 
     /// The root element.
-    pub fn root(&self) -> &Element {
+    pub fn root(&self) -> &Element<'a> {
         &self.elements[0]
     }
 
     /// The element with index `id`.
-    pub fn el(&self, id: Id) -> &Element {
+    pub fn el(&self, id: Id) -> &Element<'a> {
         &self.elements[id]
     }
 
@@ -222,7 +226,7 @@ impl<'a> Document<'a> {
             .attrs
             .iter()
             .find(|a| a.name == name)
-            .map(|a| a.value.as_str())
+            .map(|a| a.value.as_ref())
     }
 
     /// The exact source text of element `id`, tags included.
@@ -360,13 +364,20 @@ fn xml_error_message(message: &str) -> String {
     message.replace('\n', " ")
 }
 
-fn read_attrs(
+/// Where a slice that quick-xml borrowed from `body` sits in `text` (after a skipped BOM).
+fn offset_in(body: &str, skip: usize, slice: &str) -> Option<usize> {
+    let base = body.as_ptr() as usize;
+    let ptr = slice.as_ptr() as usize;
+    (ptr >= base && ptr + slice.len() <= base + body.len()).then(|| ptr - base + skip)
+}
+
+fn read_attrs<'a>(
     source: &str,
-    text: &str,
-    body: &str,
+    text: &'a str,
+    body: &'a str,
     skip: usize,
     start: &BytesStart<'_>,
-) -> Result<Vec<Attr>> {
+) -> Result<Vec<Attr<'a>>> {
     let mut attrs = Vec::new();
     let base = body.as_ptr() as usize;
     let tag_offset = (**start).as_ptr() as usize - base + skip;
@@ -386,9 +397,15 @@ fn read_attrs(
         }
         let value_start = ptr - base + skip;
         let raw_str = &text[value_start..value_start + raw.len()];
-        let value = unescape(source, text, value_start, raw_str)?;
+        let value = if raw_str.contains('&') {
+            Cow::Owned(unescape(source, text, value_start, raw_str)?)
+        } else {
+            Cow::Borrowed(raw_str)
+        };
+        let key = attr.key.into_inner();
+        let name = offset_in(body, skip, key).map_or("", |at| &text[at..at + key.len()]);
         attrs.push(Attr {
-            name: lossy(attr.key.into_inner()),
+            name,
             value,
             value_range: value_start..value_start + raw.len(),
         });
