@@ -437,9 +437,7 @@ fn a_config_libvirt_stored_still_swaps() {
     ]);
     let conn = virt::connect::Connect::open(Some("test:///default")).unwrap();
     let dom = conn.define_domain_xml_flags(&fin, DEFINE_VALIDATE).unwrap();
-    let stored = dom
-        .xml_desc(virt::sys::VIR_DOMAIN_XML_INACTIVE)
-        .unwrap();
+    let stored = dom.xml_desc(virt::sys::VIR_DOMAIN_XML_INACTIVE).unwrap();
     dom.undefine().unwrap();
     assert_ne!(stored, fin, "libvirt is expected to re-format the config");
 

@@ -118,7 +118,7 @@ fn local_name(name: &str) -> (&str, &str) {
 
 /// Whether element `id` is in domkit's namespace (declared on it or an ancestor).
 fn in_namespace(doc: &Document<'_>, id: Id) -> bool {
-    let (prefix, _) = local_name(&doc.el(id).name);
+    let (prefix, _) = local_name(doc.el(id).name);
     let decl = if prefix.is_empty() {
         "xmlns".to_string()
     } else {
@@ -144,7 +144,7 @@ pub fn find(doc: &Document<'_>) -> Result<Option<Located>> {
     };
     let mut found: Option<Located> = None;
     for &c in &doc.el(metadata).children {
-        if local_name(&doc.el(c).name).1 != "profile" || !in_namespace(doc, c) {
+        if local_name(doc.el(c).name).1 != "profile" || !in_namespace(doc, c) {
             continue;
         }
         if found.is_some() {
@@ -195,7 +195,7 @@ fn read(doc: &Document<'_>, id: Id) -> Result<Profile> {
     let mut slots = Vec::new();
     let mut keys = HashSet::new();
     for &s in &doc.el(id).children {
-        if local_name(&doc.el(s).name).1 != "slot" {
+        if local_name(doc.el(s).name).1 != "slot" {
             return Err(bad(doc, s, &format!("unexpected <{}>", doc.el(s).name)));
         }
         let Some(key) = doc.attr(s, "key") else {
