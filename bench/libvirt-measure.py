@@ -386,7 +386,10 @@ def main():
         rv = b.rss(argv_v, after=after)
         rows.append((label_d, med(td), rd, label_v, med(tv), rv))
 
+    # Like for like: dom-define validates against the schema by default, virsh does not.
     pair("`dom-define FILE`", [D("dom-define"), "-c", a.uri, def_xml],
+         "`virsh define --validate FILE`", V("define", "--validate", def_xml))
+    pair("`dom-define --no-validate FILE`", [D("dom-define"), "--no-validate", "-c", a.uri, def_xml],
          "`virsh define FILE`", V("define", def_xml))
     stop_run = lambda: b.must(V("destroy", "brun"), "destroy brun")
     pair("`dom-create NAME`", [D("dom-create"), "-c", a.uri, "brun"],

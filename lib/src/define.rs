@@ -32,6 +32,21 @@ pub struct Args {
     pub no_validate: bool,
 }
 
+/// The domain's UUID, else its name, as the document gives them (None when it cannot be
+/// read; libvirt then reports what is wrong with it).
+fn identity(input: &cli::Input) -> Option<String> {
+    let doc = crate::xml::Document::parse(&input.source, &input.text).ok()?;
+    let text = |name| {
+        doc.child_text(0, name)
+            .ok()
+            .flatten()
+            .map(|t: String| t.trim().to_string())
+    };
+    text("uuid")
+        .or_else(|| text("name"))
+        .filter(|k| !k.is_empty())
+}
+
 /// Defines the domain and prints its record.
 ///
 /// # Errors
@@ -43,13 +58,12 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
         return Err(Error::input(&input.source, "not domain XML (expected '<')"));
     }
     let conn = Conn::open(args.conn.connect.as_deref(), false)?;
-    let before: Vec<String> = conn
-        .connect
-        .list_all_domains(0)
-        .map_err(|e| conn.error(&e, None))?
-        .iter()
-        .filter_map(|d| d.uuid_string().ok())
-        .collect();
+    // Whether this defines a new domain or redefines one: look up the document's own UUID
+    // (else its name) rather than listing every domain.
+    let existed = match identity(&input) {
+        Some(key) => conn.lookup(&key).is_ok(),
+        None => false,
+    };
     let flags = if args.no_validate {
         0
     } else {
@@ -68,7 +82,7 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     let uuid = dom.uuid_string().map_err(|e| conn.error(&e, None))?;
     let action = if dom.is_active().map_err(|e| conn.error(&e, None))? {
         "defined-next-boot"
-    } else if before.contains(&uuid) {
+    } else if existed {
         "redefined"
     } else {
         "defined"
