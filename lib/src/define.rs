@@ -79,7 +79,6 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
                 other => other,
             }
         })?;
-    let uuid = dom.uuid_string().map_err(|e| conn.error(&e, None))?;
     let action = if dom.is_active().map_err(|e| conn.error(&e, None))? {
         "defined-next-boot"
     } else if existed {
