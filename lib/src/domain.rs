@@ -198,16 +198,6 @@ fn natural_key<'d>(doc: &'d Document<'_>, id: Id) -> Option<Cow<'d, str>> {
     }
 }
 
-/// The key of element `id` (see [`child_keys`]).
-pub fn key_of(doc: &Document<'_>, id: Id) -> String {
-    let parent = doc.el(id).parent.unwrap_or(0);
-    child_keys(doc, parent)
-        .into_iter()
-        .find(|&(_, c)| c == id)
-        .map(|(k, _)| k)
-        .unwrap_or_default()
-}
-
 /// The elements a boot profile can swap, with their keys: every child of `<domain>` but
 /// `<devices>` and `<metadata>`, and every child of `<devices>`.
 pub fn keyed_elements(doc: &Document<'_>) -> Vec<(String, Id)> {
@@ -250,19 +240,6 @@ impl Keys {
     pub fn key(&self, id: Id) -> Option<&str> {
         self.by_id.get(&id).map(String::as_str)
     }
-}
-
-/// Finds the element a key names.
-pub fn find_key(doc: &Document<'_>, key: &str) -> Option<Id> {
-    let parent = match key.split_once('/') {
-        Some(("devices", _)) => devices(doc)?,
-        Some(_) => return None,
-        None => 0,
-    };
-    child_keys(doc, parent)
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, c)| c)
 }
 
 /// Finds a device by the name users give it: a disk's target (`vda`, `hdc`) or an
@@ -328,8 +305,9 @@ mod tests {
             ]
         );
         for key in &keys {
-            let id = find_key(&doc, key).unwrap();
-            assert_eq!(&key_of(&doc, id), key);
+            let index = Keys::new(&doc);
+            let id = index.find(key).unwrap();
+            assert_eq!(index.key(id), Some(key.as_str()));
         }
         assert!(find_device(&doc, "52:54:00:aa:00:01").is_some());
         assert!(find_device(&doc, "vdb").is_none());

@@ -419,21 +419,22 @@ fn final_config(args: &Args) -> Result<String> {
     }
 
     let mut devices = Fragment::new("devices");
+    let machine = install::Machine {
+        domain_type: type_name,
+        machine: args.machine.as_deref().unwrap_or(""),
+        arch: &arch,
+        paravirt: args.paravirt,
+    };
     let mut taken: Vec<String> = Vec::new();
     for spec in &args.disk {
         let disk = DiskSpec::parse("--disk", spec, "disk")?;
-        let bus = disk.bus.clone().unwrap_or_else(|| {
-            default_disk_bus(
-                virt_type,
-                args.paravirt,
-                &disk.device,
-                args.machine.as_deref(),
-                x86,
-            )
-        });
+        let bus = disk
+            .bus
+            .clone()
+            .unwrap_or_else(|| install::bus_for(&machine, &disk.device).to_string());
         let target = match &disk.target {
             Some(t) => t.clone(),
-            None => next_target(&bus, &taken),
+            None => install::first_free_target(&bus, &|name| taken.iter().any(|t| t == name)),
         };
         if taken.contains(&target) {
             return Err(Error::Usage(format!(
@@ -557,39 +558,6 @@ fn final_config(args: &Args) -> Result<String> {
     let mut out = domain.render("", "  ", "\n", '\'');
     out.push('\n');
     Ok(out)
-}
-
-fn default_disk_bus(
-    virt_type: VirtType,
-    paravirt: bool,
-    device: &str,
-    machine: Option<&str>,
-    x86: bool,
-) -> String {
-    let bus = match device {
-        _ if paravirt => "xen",
-        "floppy" => "fdc",
-        "disk" | "lun" if matches!(virt_type, VirtType::Kvm | VirtType::Qemu) => "virtio",
-        "disk" | "lun" if virt_type == VirtType::Xen => "xen",
-        _ if machine.is_some_and(|m| m.contains("q35")) => "sata",
-        _ if x86 => "ide",
-        _ => "scsi",
-    };
-    bus.to_string()
-}
-
-fn next_target(bus: &str, taken: &[String]) -> String {
-    let prefix = match bus {
-        "virtio" => "vd",
-        "ide" => "hd",
-        "xen" => "xvd",
-        "fdc" => "fd",
-        _ => "sd",
-    };
-    ('a'..='z')
-        .map(|l| format!("{prefix}{l}"))
-        .find(|t| !taken.contains(t))
-        .unwrap_or_else(|| format!("{prefix}z{}", taken.len()))
 }
 
 fn interface(

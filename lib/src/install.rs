@@ -160,48 +160,67 @@ fn non_empty(flag: &str, spec: &str, key: &str, value: &str) -> Result<String> {
     Ok(value.to_string())
 }
 
-/// The bus a new disk of kind `device` gets in this domain.
-pub fn default_bus(doc: &Document<'_>, device: &str) -> &'static str {
-    let dtype = domain::domain_type(doc).unwrap_or("");
-    let os = domain::os(doc);
-    let os_type = os.and_then(|o| doc.child(o, "type"));
-    let machine = os_type.and_then(|t| doc.attr(t, "machine")).unwrap_or("");
-    let arch = os_type
-        .and_then(|t| doc.attr(t, "arch"))
-        .unwrap_or("x86_64");
-    let paravirt = os_type
-        .and_then(|t| doc.text_of(t).ok())
-        .is_some_and(|t| t == "xen" || t == "linux");
-    if paravirt {
-        return "xen";
-    }
-    if device == "floppy" {
-        return "fdc";
-    }
-    let x86 = matches!(arch, "x86_64" | "i686" | "i386");
+/// What decides the bus of a new disk.
+#[derive(Debug, Clone, Copy)]
+pub struct Machine<'s> {
+    /// The domain's `type` (kvm, qemu, xen, test).
+    pub domain_type: &'s str,
+    /// `<os><type machine>` (pc, q35, virt, ...), empty when unset.
+    pub machine: &'s str,
+    /// `<os><type arch>`.
+    pub arch: &'s str,
+    /// A Xen paravirt guest (`<os><type>xen</type>`).
+    pub paravirt: bool,
+}
+
+/// The bus a new disk of kind `device` gets: virtio disks under KVM/QEMU, xen under Xen,
+/// removable media on SATA for q35, IDE on other x86 machines, SCSI elsewhere.
+pub fn bus_for(machine: &Machine<'_>, device: &str) -> &'static str {
+    let x86 = matches!(machine.arch, "x86_64" | "i686" | "i386");
     match device {
-        "disk" if matches!(dtype, "kvm" | "qemu") => "virtio",
-        "disk" if dtype == "xen" => "xen",
-        _ if machine.contains("q35") => "sata",
+        _ if machine.paravirt => "xen",
+        "floppy" => "fdc",
+        "disk" | "lun" if matches!(machine.domain_type, "kvm" | "qemu") => "virtio",
+        "disk" | "lun" if machine.domain_type == "xen" => "xen",
+        _ if machine.machine.contains("q35") => "sata",
         _ if x86 => "ide",
         _ => "scsi",
     }
 }
 
-/// The target-name prefix libvirt uses for a bus.
-fn target_prefix(bus: &str) -> &'static str {
-    match bus {
+/// The bus a new disk of kind `device` gets in this domain (see [`bus_for`]).
+pub fn default_bus(doc: &Document<'_>, device: &str) -> &'static str {
+    let os_type = domain::os(doc).and_then(|o| doc.child(o, "type"));
+    let machine = Machine {
+        domain_type: domain::domain_type(doc).unwrap_or(""),
+        machine: os_type.and_then(|t| doc.attr(t, "machine")).unwrap_or(""),
+        arch: os_type
+            .and_then(|t| doc.attr(t, "arch"))
+            .unwrap_or("x86_64"),
+        paravirt: os_type
+            .and_then(|t| doc.text_of(t).ok())
+            .is_some_and(|t| t == "xen" || t == "linux"),
+    };
+    bus_for(&machine, device)
+}
+
+/// The first target name on `bus` (`vda`, `hdc`, `sdb`, ...) that `used` does not claim.
+pub fn first_free_target(bus: &str, used: &dyn Fn(&str) -> bool) -> String {
+    let prefix = match bus {
         "virtio" => "vd",
         "ide" => "hd",
         "xen" => "xvd",
         "fdc" => "fd",
         _ => "sd",
-    }
+    };
+    ('a'..='z')
+        .map(|letter| format!("{prefix}{letter}"))
+        .find(|name| !used(name))
+        .unwrap_or_else(|| format!("{prefix}zz"))
 }
 
-/// The first free target name on `bus` (`vda`, `hdc`, `sdb`, ...), skipping `taken`.
+/// The first target on `bus` free in the domain's disks and in `taken`.
 pub fn free_target(doc: &Document<'_>, bus: &str, taken: &[String]) -> String {
-    let prefix = target_prefix(bus);
     let used: Vec<&str> = match domain::devices(doc) {
         Some(d) => doc
             .children_named(d, "disk")
@@ -209,14 +228,9 @@ pub fn free_target(doc: &Document<'_>, bus: &str, taken: &[String]) -> String {
             .collect(),
         None => Vec::new(),
     };
-    // IDE's hda/hdb are the primary channel; virt-install puts a CD-ROM there too, so do the same.
-    for letter in 'a'..='z' {
-        let name = format!("{prefix}{letter}");
-        if !used.contains(&name.as_str()) && !taken.contains(&name) {
-            return name;
-        }
-    }
-    format!("{prefix}z{}", used.len())
+    first_free_target(bus, &|name| {
+        used.contains(&name) || taken.iter().any(|t| t == name)
+    })
 }
 
 /// Makes the install phase of `text` (a final config): see the module docs.

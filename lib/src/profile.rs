@@ -67,7 +67,7 @@ pub struct Recorded {
 /// One element that differs between the phases.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
-    /// The element's key (see [`domain::key_of`]).
+    /// The element's key (see [`domain::child_keys`]).
     pub key: String,
     /// Its recorded version; `None` when the recorded phase does not have it.
     pub recorded: Option<Recorded>,
