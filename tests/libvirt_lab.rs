@@ -272,6 +272,15 @@ fn tool(name: &str, args: &[&str], stdin: &str) -> Run {
     }
 }
 
+/// `dom-wait-shutdown -c URI --timeout BOOT_DEADLINE DOMAIN`: waits for one boot to end.
+fn wait_for(c: &[&str], domain: &str) -> Run {
+    tool(
+        "dom-wait-shutdown",
+        &[c, &["--timeout", BOOT_DEADLINE, domain]].concat(),
+        "",
+    )
+}
+
 /// A fresh random-enough UUID (version 4 layout) without a uuid dependency.
 fn new_uuid() -> String {
     static COUNT: AtomicUsize = AtomicUsize::new(0);
@@ -355,13 +364,7 @@ fn define_first_flow(boot: Boot) {
         .ok()
         .record();
     assert_eq!(started["action"], "started");
-    let done = tool(
-        "dom-wait-shutdown",
-        &[&c[..], &["--timeout", BOOT_DEADLINE, name]].concat(),
-        "",
-    )
-    .ok()
-    .record();
+    let done = wait_for(&c, name).ok().record();
     assert_eq!(done["reason"], "shutdown");
     let serial = lab.serial(name);
     assert!(
@@ -402,13 +405,7 @@ fn create_install_first_then_define_final_while_it_runs() {
     assert_eq!(defined["action"], "defined-next-boot");
     assert_eq!(defined["persistent"], true);
 
-    let waited = tool(
-        "dom-wait-shutdown",
-        &[&c[..], &["--timeout", BOOT_DEADLINE, &uuid]].concat(),
-        "",
-    )
-    .ok()
-    .record();
+    let waited = wait_for(&c, &uuid).ok().record();
     assert_eq!(
         (waited["reason"].as_str(), waited["persistent"].as_bool()),
         (Some("shutdown"), Some(true))
@@ -416,12 +413,7 @@ fn create_install_first_then_define_final_while_it_runs() {
     assert!(lab.serial(name).contains("DOMKIT-INSTALLER: disk written"));
 
     tool("dom-create", &[&c[..], &[name]].concat(), "").ok();
-    tool(
-        "dom-wait-shutdown",
-        &[&c[..], &["--timeout", BOOT_DEADLINE, name]].concat(),
-        "",
-    )
-    .ok();
+    wait_for(&c, name).ok();
     assert!(lab.serial(name).contains("DOMKIT-GUEST: booted from disk"));
     assert!(!active(&lab.inactive_xml(name)).contains("install.iso"));
 }
@@ -468,22 +460,11 @@ fn a_flow_killed_mid_install_is_finished_by_waiting_and_starting() {
     let persistent = active(&lab.inactive_xml(name));
     assert!(persistent.contains("<boot dev='hd'/>") && !persistent.contains("install.iso"));
     let c = ["-c", lab.uri.as_str()];
-    let waited = tool(
-        "dom-wait-shutdown",
-        &[&c[..], &["--timeout", BOOT_DEADLINE, name]].concat(),
-        "",
-    )
-    .ok()
-    .record();
+    let waited = wait_for(&c, name).ok().record();
     assert_eq!(waited["reason"], "shutdown");
     assert!(lab.serial(name).contains("DOMKIT-INSTALLER: disk written"));
     tool("dom-create", &[&c[..], &[name]].concat(), "").ok();
-    tool(
-        "dom-wait-shutdown",
-        &[&c[..], &["--timeout", BOOT_DEADLINE, name]].concat(),
-        "",
-    )
-    .ok();
+    wait_for(&c, name).ok();
     assert!(lab.serial(name).contains("DOMKIT-GUEST: booted from disk"));
 }
 
