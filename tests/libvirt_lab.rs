@@ -644,3 +644,70 @@ fn waiting_survives_a_libvirtd_restart() {
     assert_eq!(out.status.code(), Some(9), "{stderr}");
     assert!(!stderr.contains("connection"), "{stderr}");
 }
+
+/// The Makefile of domkit(7) and the README: one stamp per step. `.SECONDARY` keeps make
+/// from deleting the intermediate stamps, which would start the installer again.
+const MAKEFILE: &str = ".SECONDARY:
+
+%.defined: %.xml
+\tdom-define $< && touch $@
+%.started: %.defined
+\tdomxml-rewrite --to install $*.xml | dom-create && touch $@
+%.installed: %.started
+\tdom-wait-shutdown $* && dom-create $* && touch $@
+";
+
+#[test]
+fn make_j_installs_several_guests_and_a_rerun_does_nothing() {
+    let lab = Lab::start();
+    let guest = guest();
+    let names = ["mk1", "mk2"];
+    for name in names {
+        let disk = lab.disk(name);
+        let (fin, _) = configs(&lab, &guest, name, &new_uuid(), Boot::Cdrom, &disk);
+        std::fs::write(lab.dir.join(format!("{name}.xml")), fin).unwrap();
+    }
+    std::fs::write(lab.dir.join("Makefile"), MAKEFILE).unwrap();
+    let bindir = Path::new(bin("dom-define")).parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bindir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let make = || {
+        let out = Command::new("make")
+            .arg("-j2")
+            .arg("-C")
+            .arg(&lab.dir)
+            .args(names.map(|n| format!("{n}.installed")))
+            .env("PATH", &path)
+            .env("LIBVIRT_DEFAULT_URI", &lab.uri)
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "make failed:\n{log}");
+        log
+    };
+
+    let first = make();
+    let c = ["-c", lab.uri.as_str()];
+    for name in names {
+        // make stops after starting the final boot: let it run to its end.
+        assert_eq!(wait_for(&c, name).ok().record()["reason"], "shutdown");
+        let serial = lab.serial(name);
+        assert!(
+            serial.contains("DOMKIT-GUEST: booted from disk"),
+            "{name}: {serial}"
+        );
+        assert!(lab.dir.join(format!("{name}.started")).exists(), "{first}");
+    }
+    let again = make();
+    assert!(
+        !again.contains("dom-"),
+        "a re-run must not run the tools again:\n{again}"
+    );
+}
