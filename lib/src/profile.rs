@@ -586,6 +586,8 @@ pub fn record(
 
     let patch = place_profile(&edited, &slots, recorded, restores_original);
     let out = xml::apply(edited_text, vec![patch])?;
+    // Huge domains: free the edited phase's tree and keys before parsing the result.
+    drop((after, before, edited));
 
     // The promise is exact reversal: check it rather than trust it.
     let doc = Document::parse(original.source, &out)?;
