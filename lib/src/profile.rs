@@ -423,10 +423,14 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
             (Some(id), None) => to_remove.push((i, id)),
             (None, Some(rec)) => {
                 let Some(place) = &rec.place else {
-                    return Err(Error::Edit(format!(
-                        "{}: recorded boot profile is inconsistent: '{}' is recorded as a replacement, but the active config lacks it",
-                        doc.source, slot.key
-                    )));
+                    return Err(bad(
+                        doc,
+                        located.element,
+                        &format!(
+                            "inconsistent: '{}' is recorded as a replacement, but the active config lacks it",
+                            slot.key
+                        ),
+                    ));
                 };
                 patches.push(Patch::insert(
                     insertion_point(doc, &keys, &slot.key, place)?,
