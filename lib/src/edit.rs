@@ -41,16 +41,12 @@ pub fn removal_range(doc: &Document<'_>, id: Id) -> Range<usize> {
 /// Where whatever precedes element `id` inside its parent ends: the previous sibling's end,
 /// or the parent's start tag's end.
 pub fn preceding_end(doc: &Document<'_>, id: Id) -> usize {
-    let e = doc.el(id);
-    let parent = e.parent.expect("the root is never removed");
-    let siblings = &doc.el(parent).children;
-    let pos = siblings
-        .iter()
-        .position(|&s| s == id)
-        .expect("child of its parent");
-    match pos {
-        0 => doc.el(parent).start_tag_end,
-        _ => doc.el(siblings[pos - 1]).end,
+    match doc.previous_sibling(id) {
+        Some(previous) => doc.el(previous).end,
+        None => {
+            let parent = doc.el(id).parent.expect("the root is never removed");
+            doc.el(parent).start_tag_end
+        }
     }
 }
 
@@ -256,16 +252,9 @@ pub fn set_os_boot(doc: &Document<'_>, devs: &[&str]) -> Result<Vec<Patch>> {
             .iter()
             .map(|d| Fragment::new("boot").attr("dev", *d))
             .collect();
+        // The new list takes the old one's place, else where libvirt orders <boot>.
         let after = match existing.first() {
-            Some(&first) => {
-                let siblings = &doc.el(os).children;
-                let pos = siblings.iter().position(|&s| s == first).expect("child");
-                if pos == 0 {
-                    None
-                } else {
-                    Some(siblings[pos - 1])
-                }
-            }
+            Some(&first) => doc.previous_sibling(first),
             None => ordered_position(doc, os, "boot", OS_ORDER),
         };
         // Each fragment renders with its own indent; lines join with the document's newline.

@@ -198,6 +198,13 @@ impl<'a> Document<'a> {
         &self.elements[id]
     }
 
+    /// The sibling element just before `id`, if any.
+    pub fn previous_sibling(&self, id: Id) -> Option<Id> {
+        let siblings = &self.elements[self.elements[id].parent?].children;
+        let pos = siblings.iter().position(|&s| s == id)?;
+        pos.checked_sub(1).map(|p| siblings[p])
+    }
+
     /// The first child of `parent` with qualified name `name`.
     pub fn child(&self, parent: Id, name: &str) -> Option<Id> {
         self.elements[parent]
@@ -355,10 +362,6 @@ impl<'a> Document<'a> {
     }
 }
 
-fn lossy(text: &str) -> String {
-    text.to_string()
-}
-
 fn xml_error_message(message: &str) -> String {
     // quick-xml messages are already short; keep them on one line.
     message.replace('\n', " ")
@@ -437,10 +440,10 @@ fn decode_content(source: &str, text: &str, offset: usize, content: &str) -> Res
     let mut out = String::new();
     loop {
         match reader.read_event() {
-            Ok(Event::Text(t)) => out.push_str(&lossy(&t)),
-            Ok(Event::CData(c)) => out.push_str(&lossy(&c)),
+            Ok(Event::Text(t)) => out.push_str(&t),
+            Ok(Event::CData(c)) => out.push_str(&c),
             Ok(Event::GeneralRef(r)) => {
-                let name = lossy(&r);
+                let name: &str = &r;
                 let resolved = unescape(source, text, offset, &format!("&{name};"))?;
                 out.push_str(&resolved);
             }
