@@ -10,11 +10,11 @@
 #   BENCH_PEER_REPS=3    runs per input for virt-xml (virt-install gets 2n+1)
 #   BENCH_SECONDS=1      minimum measuring time per in-process row
 #   BENCH_SIZES=1000,10000,100000   device counts of the generated huge domains
-#   BENCH_CORPUS=DIR     default: ../shared/corpus/roundtrip from the project root
+#   BENCH_CORPUS=DIR     default: tests/data/virt-manager/roundtrip
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-corpus=${BENCH_CORPUS:-$root/../shared/corpus/roundtrip}
+corpus=${BENCH_CORPUS:-$root/tests/data/virt-manager/roundtrip}
 files=${BENCH_FILES:-20}
 reps=${BENCH_REPS:-11}
 peer_reps=${BENCH_PEER_REPS:-3}

@@ -2,7 +2,7 @@
 //!
 //! Not a libtest bench (`harness = false`): it prints markdown tables to stdout, for
 //! `bench/run.sh` (`make bench`). Options, after `--`:
-//!   --corpus DIR        the `<domain>` files to rewrite [../shared/corpus/roundtrip]
+//!   --corpus DIR        the `<domain>` files to rewrite [tests/data/virt-manager/roundtrip]
 //!   --seconds S         minimum measuring time per corpus row [1.0]
 //!   --sizes N,N,...     device counts of the generated domains [1000,10000,100000]
 //!   --emit-big DIR      only write the generated domains to DIR/devices-N.xml and exit
@@ -33,7 +33,7 @@ struct Options {
 
 fn options() -> Options {
     let mut o = Options {
-        corpus: Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/roundtrip"),
+        corpus: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/virt-manager/roundtrip"),
         seconds: 1.0,
         sizes: vec![1_000, 10_000, 100_000],
         emit_big: None,

@@ -1,4 +1,4 @@
-//! The shared corpus through domxml-rewrite's library: byte-faithful no-ops, exact
+//! virt-manager's corpus (tests/data/virt-manager) through domxml-rewrite's library: byte-faithful no-ops, exact
 //! install/final round trips, swap-swap identity, and virt-install's install -> final.
 
 use std::fs;
@@ -9,7 +9,7 @@ use domkit::rewrite::{self, Args};
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus")
+        .join("tests/data/virt-manager")
         .join(dir);
     let mut files: Vec<PathBuf> = fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))

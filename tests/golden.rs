@@ -357,7 +357,7 @@ fn a_spec_file_gives_the_same_bytes_as_the_flags() {
 }
 
 fn two_phase_corpus() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/two-phase");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/virt-manager/two-phase");
     let mut files: Vec<PathBuf> = fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.unwrap().path())

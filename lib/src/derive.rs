@@ -1,5 +1,5 @@
 //! The final config derived from an install config that records no profile, the way
-//! virt-install writes it (see `shared/corpus/two-phase/`): boot the first disk, eject the
+//! virt-install writes it (see `tests/data/virt-manager/two-phase/`): boot the first disk, eject the
 //! install media, drop kernel/initrd/cmdline and the cloud-init SMBIOS, restore on_reboot.
 
 use crate::domain;
