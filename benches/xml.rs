@@ -1,4 +1,4 @@
-//! `cargo bench --bench xml`: in-process throughput of `domkit::rewrite::rewrite` over the corpus, and its scaling on huge generated domains.
+//! `cargo bench --bench xml`: in-process throughput of `domkit::tools::rewrite::rewrite` over the corpus, and its scaling on huge generated domains.
 //!
 //! Not a libtest bench (`harness = false`): it prints markdown tables to stdout, for
 //! `bench/run.sh` (`make bench`). Options, after `--`:
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use domkit::rewrite::{Args, rewrite};
+use domkit::tools::rewrite::{Args, rewrite};
 
 /// A document: (name for messages, text).
 type Doc = (String, String);
@@ -199,7 +199,7 @@ fn main() {
         ),
     ];
 
-    println!("### In-process `domkit::rewrite::rewrite` over the corpus\n");
+    println!("### In-process `domkit::tools::rewrite::rewrite` over the corpus\n");
     println!(
         "Corpus: {} ({} documents; {} accept `--to install --cdrom`). Each row loops over all its documents for at least {:.1} s.\n",
         o.corpus.display(),

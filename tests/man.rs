@@ -23,11 +23,11 @@ fn pages() -> Vec<Page> {
         }
     }
     vec![
-        page::<domkit::generate::Args>("domxml-gen", domkit::generate::EXAMPLES),
-        page::<domkit::rewrite::Args>("domxml-rewrite", domkit::rewrite::EXAMPLES),
-        page::<domkit::define::Args>("dom-define", domkit::define::EXAMPLES),
-        page::<domkit::create::Args>("dom-create", domkit::create::EXAMPLES),
-        page::<domkit::wait::Args>("dom-wait-shutdown", domkit::wait::EXAMPLES),
+        page::<domkit::tools::generate::Args>("domxml-gen", domkit::tools::generate::EXAMPLES),
+        page::<domkit::tools::rewrite::Args>("domxml-rewrite", domkit::tools::rewrite::EXAMPLES),
+        page::<domkit::tools::define::Args>("dom-define", domkit::tools::define::EXAMPLES),
+        page::<domkit::tools::create::Args>("dom-create", domkit::tools::create::EXAMPLES),
+        page::<domkit::tools::wait::Args>("dom-wait-shutdown", domkit::tools::wait::EXAMPLES),
     ]
 }
 

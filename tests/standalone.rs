@@ -32,7 +32,9 @@ fn no_file_refers_to_a_folder_beside_the_checkout() {
     assert!(all.len() > 100, "only {} files found", all.len());
     let offenders: Vec<String> = all
         .iter()
-        .filter(|p| fs::read(p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())))
+        .filter(|p| {
+            fs::read(p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
         .map(|p| p.strip_prefix(repo()).unwrap().display().to_string())
         .collect();
     assert!(
@@ -59,10 +61,18 @@ fn every_vendored_source_names_its_origin_and_licence() {
             dir.display()
         );
         let licence = fs::read_dir(&dir).unwrap().any(|e| {
-            let name = e.unwrap().file_name().to_string_lossy().to_ascii_uppercase();
+            let name = e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .to_ascii_uppercase();
             name.starts_with("COPYING") || name.starts_with("LICENSE")
         });
-        assert!(licence, "{}: no licence text (COPYING*/LICENSE*)", dir.display());
+        assert!(
+            licence,
+            "{}: no licence text (COPYING*/LICENSE*)",
+            dir.display()
+        );
     }
     assert!(sources >= 1, "no vendored data under {}", data.display());
 }

@@ -1,5 +1,5 @@
-//! The `domxml-rewrite` binary: all of its logic is in `domkit::rewrite`.
+//! The `domxml-rewrite` binary: all of its logic is in `domkit::tools::rewrite`.
 
 fn main() {
-    domkit::cli::main("domxml-rewrite", domkit::rewrite::run);
+    domkit::cli::main("domxml-rewrite", domkit::tools::rewrite::run);
 }

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain;
-use crate::edit;
 use crate::error::{Error, Result};
+use crate::xml::domain;
+use crate::xml::edit;
 use crate::xml::{self, Document, Fragment, Id, Patch};
 
 /// How the guest is installed: the flags both XML tools share.

@@ -1,5 +1,5 @@
 //! `domxml-gen`: a complete domain XML for a guest's final config from flags or a JSON
-//! spec, with the install phase recorded in `<metadata>` (see [`crate::profile`]).
+//! spec, with the install phase recorded in `<metadata>` (see [`crate::phase::profile`]).
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::cli;
 use crate::error::{Error, Result};
-use crate::install::{self, DiskSpec, InstallMedia};
-use crate::profile::{self, Phase};
+use crate::phase::install::{self, DiskSpec, InstallMedia};
+use crate::phase::profile::{self, Phase};
 use crate::xml::{Document, Fragment};
 
 /// Examples shown by `--help` and in the man page.

@@ -9,9 +9,9 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use crate::domain::{self, DOMAIN_ORDER};
-use crate::edit;
 use crate::error::{Error, Result};
+use crate::xml::domain::{self, DOMAIN_ORDER};
+use crate::xml::edit;
 use crate::xml::{self, Document, Id, Patch};
 
 /// The XML namespace of domkit's metadata.

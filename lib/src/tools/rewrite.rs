@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::cli;
-use crate::derive;
-use crate::domain;
-use crate::edit;
 use crate::error::{Error, Result};
-use crate::install::{self, InstallMedia};
-use crate::profile::{self, Phase};
+use crate::phase::derive;
+use crate::phase::install::{self, InstallMedia};
+use crate::phase::profile::{self, Phase};
 use crate::xml::Document;
+use crate::xml::domain;
+use crate::xml::edit;
 
 /// Examples shown by `--help` and in the man page.
 pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --disk /var/lib/vm1.img --cdrom debian.iso > vm1.xml\n  domxml-rewrite --to install vm1.xml | dom-create\n  domxml-rewrite --to install --cdrom debian.iso existing.xml > install.xml\n  domxml-rewrite --to final install.xml\n  domxml-rewrite --eject hdc --boot hd --on-reboot restart vm.xml\n  domxml-rewrite --check --to final vm.xml && echo already final";

@@ -2,9 +2,9 @@
 //! virt-install writes it (see `tests/data/virt-manager/two-phase/`): boot the first disk, eject the
 //! install media, drop kernel/initrd/cmdline and the cloud-init SMBIOS, restore on_reboot.
 
-use crate::domain;
-use crate::edit;
 use crate::error::Result;
+use crate::xml::domain;
+use crate::xml::edit;
 use crate::xml::{Document, Id, Patch};
 
 /// Seeds virt-install generates for one install only (`virtinst-*-cloudinit.iso`,

@@ -4,8 +4,8 @@
 
 use std::ops::Range;
 
-use crate::domain::{self, DISK_ORDER, DOMAIN_ORDER, OS_ORDER};
 use crate::error::{Error, Result};
+use crate::xml::domain::{self, DISK_ORDER, DOMAIN_ORDER, OS_ORDER};
 use crate::xml::{self, Document, Fragment, Id, Patch};
 
 /// Runs `edit` on a freshly parsed `text` and applies the patches it returns.
