@@ -26,6 +26,8 @@ pub mod exit {
     pub const ABNORMAL_STOP: i32 = 9;
     /// Any other libvirt failure.
     pub const LIBVIRT: i32 = 10;
+    /// The guest stalled: no disk or network activity for `--idle-timeout`.
+    pub const STALLED: i32 = 11;
 
     /// The EXIT STATUS table, as (status, meaning) rows, for `--help` and man pages.
     pub const TABLE: &[(i32, &str)] = &[
@@ -49,6 +51,10 @@ pub mod exit {
             "the guest stopped abnormally (destroyed, crashed, failed, ...)",
         ),
         (LIBVIRT, "any other libvirt error"),
+        (
+            STALLED,
+            "the guest stalled: no disk or network I/O for --idle-timeout",
+        ),
     ];
 }
 
@@ -116,6 +122,9 @@ pub enum Error {
     /// Any other libvirt failure.
     #[error("{0}")]
     Libvirt(String),
+    /// The guest showed no disk or network activity for the idle timeout.
+    #[error("{0}")]
+    Stalled(String),
     /// `--check` found that the document would change; not a failure, a verdict.
     #[error("the document would change")]
     WouldChange,
@@ -134,6 +143,7 @@ impl Error {
             Error::Timeout(_) => exit::TIMEOUT,
             Error::AbnormalStop(_) => exit::ABNORMAL_STOP,
             Error::Libvirt(_) => exit::LIBVIRT,
+            Error::Stalled(_) => exit::STALLED,
             Error::WouldChange => exit::WOULD_CHANGE,
         }
     }
@@ -210,6 +220,7 @@ mod tests {
             Error::Timeout(String::new()),
             Error::AbnormalStop(String::new()),
             Error::Libvirt(String::new()),
+            Error::Stalled(String::new()),
             Error::WouldChange,
             Error::io("f", std::io::Error::other("x")),
         ];
