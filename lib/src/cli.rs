@@ -2,6 +2,7 @@
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -16,9 +17,31 @@ pub fn exit_status_help() -> String {
     text
 }
 
+/// The version line(s) `--version` prints after the tool's name: domkit's version, and for
+/// the tools that talk to libvirt (those with `--connect`) the libvirt library in use, as
+/// `virsh version` reports it. virGetVersion reads the library loaded into this process: it
+/// connects to no daemon.
+pub fn version_text(talks_to_libvirt: bool) -> &'static str {
+    static WITH_LIBVIRT: OnceLock<String> = OnceLock::new();
+    if !talks_to_libvirt {
+        return env!("CARGO_PKG_VERSION");
+    }
+    WITH_LIBVIRT.get_or_init(|| {
+        let library = match virt::connect::Connect::version() {
+            Ok(v) => format!("{}.{}.{}", v / 1_000_000, v / 1000 % 1000, v % 1000),
+            Err(_) => "unknown".to_string(),
+        };
+        format!(
+            "{}\nUsing library: libvirt {library}",
+            env!("CARGO_PKG_VERSION")
+        )
+    })
+}
+
 /// The tool's clap command with the settings all domkit tools share.
 pub fn command<A: CommandFactory>(name: &'static str) -> clap::Command {
     let command = A::command();
+    let talks_to_libvirt = command.get_arguments().any(|a| a.get_id() == "connect");
     // --help shows the examples (the command's after_help) and then the exit statuses.
     let examples = command
         .get_after_help()
@@ -27,7 +50,7 @@ pub fn command<A: CommandFactory>(name: &'static str) -> clap::Command {
     command
         .name(name)
         .bin_name(name)
-        .version(env!("CARGO_PKG_VERSION"))
+        .version(version_text(talks_to_libvirt))
         .after_long_help(format!("{examples}{}", exit_status_help().trim_end()))
         .max_term_width(100)
 }
