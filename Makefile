@@ -36,7 +36,7 @@ man:
 	DOMKIT_BLESS=1 $(CARGO) test --locked --test man
 
 man-lint:
-	@out=$$(groff -man -ww -z man/*.1 man/*.7 2>&1); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
+	@out=$$(groff -man -ww -z man/*.1 man/*.5 man/*.7 2>&1); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 
 # Not part of check: benchmarks side by side with virt-xml, virt-install and virsh.
 bench: deps

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use domkit::libvirt::Conn;
 use domkit::libvirt::events::{Lifecycle, Notice, Subscription};
 use serde_json::Value;
@@ -218,10 +220,7 @@ struct Run {
 
 impl Run {
     fn records(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("a JSON record"))
-            .collect()
+        common::record::records(&self.stdout)
     }
 
     fn record(&self) -> Value {
@@ -605,7 +604,7 @@ fn waiting_survives_a_libvirtd_restart() {
         .unwrap();
     let mut lines = BufReader::new(waiter.stdout.take().unwrap()).lines();
     // The record of the domain that never ran comes once both are watched.
-    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let first: Value = common::record::record(&lines.next().unwrap().unwrap());
     assert_eq!(
         (first["name"].as_str(), first["action"].as_str()),
         (Some("never-run"), Some("already-stopped"))
@@ -632,7 +631,7 @@ fn waiting_survives_a_libvirtd_restart() {
     }
     lab_script("start", &lab.dir);
 
-    let second: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let second: Value = common::record::record(&lines.next().unwrap().unwrap());
     assert_eq!(
         (second["name"].as_str(), second["action"].as_str()),
         (Some("paused"), Some("stopped"))

@@ -68,6 +68,12 @@ fn render(page: &Page) -> String {
         .iter()
         .filter(|p| p.name != page.name)
         .map(|p| format!(".BR {} (1),", p.name))
+        .chain(
+            // The records the libvirt tools print and read.
+            page.name
+                .starts_with("dom-")
+                .then(|| ".BR domkit\\-record (5),".to_string()),
+        )
         .chain([
             ".BR domkit (7),".to_string(),
             ".BR virsh (1),".to_string(),

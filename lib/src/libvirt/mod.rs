@@ -9,6 +9,11 @@ pub mod record;
 pub use connect::{Conn, DomainArgs};
 pub use record::Record;
 
+/// The validating record reader the integration tests use too.
+#[cfg(test)]
+#[path = "../../../tests/common/record.rs"]
+mod schema;
+
 /// Helpers for tests on libvirt's in-process test driver (`test:///default`), whose state
 /// is shared by every test thread of a process: each test uses its own domain names.
 #[cfg(test)]
@@ -39,10 +44,10 @@ pub(crate) mod testing {
         (String::from_utf8(out).expect("stdout is UTF-8"), result)
     }
 
-    /// The records printed on stdout.
+    /// The records printed on stdout, each checked against doc/record.schema.json.
     pub fn records(out: &str) -> Vec<super::Record> {
         out.lines()
-            .map(|l| serde_json::from_str(l).expect("a record per line"))
+            .map(|l| serde_json::from_value(super::schema::record(l)).expect("a record per line"))
             .collect()
     }
 }
