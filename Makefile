@@ -8,7 +8,7 @@ DESTDIR ?=
 CARGO ?= cargo
 TOOLS := domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown
 
-.PHONY: all build deps check fmt-check clippy test man man-lint bench demo install uninstall clean
+.PHONY: all build deps check fmt-check clippy test man man-lint completions bench demo install uninstall clean
 
 all: build
 
@@ -34,6 +34,11 @@ test:
 # Regenerate man/*.1 from the clap definitions (the man test fails when they drift).
 man:
 	DOMKIT_BLESS=1 $(CARGO) test --locked --test man
+
+# Regenerate completions/{bash,zsh,fish}/ from the clap definitions (the completions test
+# fails when they drift).
+completions:
+	DOMKIT_BLESS=1 $(CARGO) test --locked --test completions completions_match_the_clap_definitions
 
 man-lint:
 	@out=$$(groff -man -ww -z man/*.1 man/*.5 man/*.7 2>&1); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi

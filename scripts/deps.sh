@@ -10,8 +10,10 @@ packages=(
   qemu-system-x86 qemu-utils
   # the test guest: built from Debian's own binaries
   busybox-static syslinux syslinux-common isolinux mtools xorriso cpio
-  # man-page lint, and the peers measured beside domkit in `make bench`
-  groff-base virtinst time python3
+  # man-page lint; the shells whose completions the tests run
+  groff-base zsh fish
+  # the peers measured beside domkit in `make bench`
+  virtinst time python3
 )
 
 missing=()

@@ -63,7 +63,11 @@ where
     A: CommandFactory + FromArgMatches,
     F: FnOnce(A, &mut dyn Read, &mut dyn Write) -> Result<()>,
 {
-    let matches = command::<A>(name).get_matches();
+    let matches = crate::complete::with_flag(command::<A>(name)).get_matches();
+    if let Some(uri) = crate::complete::asked(&matches) {
+        crate::complete::print_domain_names(uri);
+        std::process::exit(exit::OK);
+    }
     let args = A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let stdin = io::stdin();
     let stdout = io::stdout();

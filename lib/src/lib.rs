@@ -2,9 +2,11 @@
 //!
 //! Layers, bottom up: [`xml`] (byte-faithful documents, the domain model, edits),
 //! [`phase`] (boot profile, install and final phases), [`libvirt`] (connections, events,
-//! records), and [`tools`] (one front-end per binary). [`cli`] and [`error`] are shared.
+//! records), and [`tools`] (one front-end per binary). [`cli`], [`error`] and
+//! [`complete`] (the hidden shell-completion mode) are shared.
 
 pub mod cli;
+pub mod complete;
 pub mod error;
 pub mod libvirt;
 pub mod phase;

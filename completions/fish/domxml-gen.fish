@@ -1,0 +1,36 @@
+complete -c domxml-gen -l spec -d 'Read settings from this JSON object (- for stdin); flags given too override it' -r -F
+complete -c domxml-gen -l phase -d 'Which phase to print: final (to define; the default) or install (to boot once)' -r -f -a "install\t'The installer\'s one-off config'
+final\t'The config every later boot uses'"
+complete -c domxml-gen -l name -d 'Guest name' -r
+complete -c domxml-gen -l uuid -d 'Guest UUID; a random one when absent (printed in the XML, so every phase shares it)' -r
+complete -c domxml-gen -l title -d 'Short title' -r
+complete -c domxml-gen -l description -d 'Free-form description' -r
+complete -c domxml-gen -l type -d 'Hypervisor type' -r -f -a "kvm\t'KVM-accelerated QEMU'
+qemu\t'QEMU\'s own emulation (TCG)'
+xen\t'Xen'
+test\t'libvirt\'s test driver'"
+complete -c domxml-gen -l arch -d 'Guest architecture [default: x86_64]' -r
+complete -c domxml-gen -l machine -d 'Machine type (pc, q35, virt, ...); libvirt\'s default when absent' -r
+complete -c domxml-gen -l memory -d 'Memory: a number of MiB, or with a unit (512MiB, 2GiB, 1G) [default: 1024 MiB]' -r
+complete -c domxml-gen -l vcpus -d 'Virtual CPUs [default: 1]' -r
+complete -c domxml-gen -l firmware -d 'Firmware [default: bios]' -r -f -a "bios\t'Legacy BIOS'
+uefi\t'UEFI (libvirt picks the firmware files)'"
+complete -c domxml-gen -l features -d 'Hypervisor features, comma-separated, from: acpi, apic, pae, hap, viridian, privnet, pvspinlock, vmcoreinfo, smm, gic [default: acpi,apic on x86; acpi elsewhere; none for Xen paravirt]; "none" for none' -r
+complete -c domxml-gen -l disk -d 'A disk: PATH[,bus=BUS][,format=raw|qcow2][,device=disk|cdrom|floppy|lun] [,target=DEV][,readonly]. Repeatable; the first one is the boot disk' -r
+complete -c domxml-gen -l network -d 'A network interface: network=NAME | bridge=BR | user | none, then [,model=M][,mac=MAC]. Repeatable; MACs are derived from the UUID when not given' -r
+complete -c domxml-gen -l graphics -d 'Graphics [default: none]' -r -f -a "none\t'No graphics'
+vnc\t'VNC'
+spice\t'SPICE'"
+complete -c domxml-gen -l serial -d 'A serial port: pty, or file=PATH (guest output lands in PATH). Repeatable' -r
+complete -c domxml-gen -l bootloader -d 'The final config\'s host-side bootloader (Xen paravirt: pygrub)' -r
+complete -c domxml-gen -l bootloader-args -d 'Arguments for --bootloader' -r
+complete -c domxml-gen -l cdrom -d 'Install from this ISO image: a CD-ROM drive with it, booted first (full virtualization)' -r
+complete -c domxml-gen -l kernel -d 'Install by booting this kernel directly (direct kernel boot, Xen paravirt included)' -r
+complete -c domxml-gen -l initrd -d 'The initrd for --kernel' -r
+complete -c domxml-gen -l cmdline -d 'The kernel command line for --kernel' -r
+complete -c domxml-gen -l install-disk -d 'Extra install-only media, e.g. an unattended or cloud-init seed: PATH[,device=cdrom|disk|floppy][,bus=BUS][,target=DEV] (repeatable; cdrom for *.iso)' -r
+complete -c domxml-gen -l paravirt -d 'Xen paravirtualized guest (<os><type>xen</type>); boots --kernel to install and --bootloader afterwards'
+complete -c domxml-gen -l console -d 'Add a pty console (on the first serial port when there is one)'
+complete -c domxml-gen -l pxe -d 'Install from the network: boot the first interface first'
+complete -c domxml-gen -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c domxml-gen -s V -l version -d 'Print version'
