@@ -1,8 +1,7 @@
-//! Byte-faithful XML editing: an element tree with byte spans over the original text, and
-//! patches by byte range, so every byte outside an edit stays exactly as it was.
-//!
-//! quick-xml finds the elements; nothing is ever re-serialized from events. New fragments
-//! come from quick-xml's `Writer`, so their escaping is right by construction.
+//! A parsed document for byte-faithful editing: the element tree with byte spans over the
+//! original text, which is never modified or re-serialized (edits are patches by byte
+//! range, see `patch`). quick-xml finds the elements; `lexical` adds the checks of XML 1.0
+//! and Namespaces in XML that quick-xml leaves out.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -11,6 +10,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use crate::error::{Error, Result};
+use crate::xml::lexical;
 
 /// One attribute of an element, with where its raw value sits in the text.
 #[derive(Debug, Clone)]
@@ -63,129 +63,45 @@ pub struct Document<'a> {
 const BOM: &str = "\u{feff}";
 
 impl<'a> Document<'a> {
-    /// Parses `text`; refuses DTDs (and so entity declarations), unbalanced tags, several
-    /// roots, text outside the root, and unknown entity references in values it reads.
+    /// Parses `text` as libvirt's libxml2 would accept it: well-formed XML 1.0 that is
+    /// also namespace-well-formed. Refuses DTDs (and so entity declarations), characters
+    /// XML forbids, bad names, unbound prefixes, attributes that clash after namespace
+    /// expansion, undefined entities, `<` in attribute values, `--` in comments,
+    /// unbalanced tags, several roots and text outside the root.
     ///
     /// # Errors
     /// [`Error::BadInput`] with the line and column of the first problem.
     pub fn parse(source: &'a str, text: &'a str) -> Result<Document<'a>> {
-        // quick-xml strips a BOM without counting it in its positions: strip it ourselves
-        // and add it back to every offset.
-        let skip = if text.starts_with(BOM) { BOM.len() } else { 0 };
-        let body = &text[skip..];
-        let mut reader = Reader::from_str(body);
+        if let Some((at, c)) = lexical::first_forbidden_char(text) {
+            return Err(Error::at(
+                source,
+                text,
+                at,
+                format!(
+                    "character {} is not allowed in XML",
+                    lexical::describe_char(c)
+                ),
+            ));
+        }
+        let mut parser = Parser::new(source, text);
+        let mut reader = Reader::from_str(parser.body);
         let config = reader.config_mut();
         config.check_end_names = true;
         config.expand_empty_elements = false;
         config.trim_text(false);
-
-        let mut elements: Vec<Element<'a>> = Vec::new();
-        let mut open: Vec<Id> = Vec::new();
-        let mut root_closed = false;
         loop {
-            let before = reader.buffer_position() as usize + skip;
+            let before = reader.buffer_position() as usize + parser.skip;
             let event = reader.read_event().map_err(|e| {
-                let at = reader.error_position() as usize + skip;
+                let at = reader.error_position() as usize + parser.skip;
                 Error::at(source, text, at, xml_error_message(&e.to_string()))
             })?;
-            let after = reader.buffer_position() as usize + skip;
-            match event {
-                Event::Start(ref start) | Event::Empty(ref start) => {
-                    if root_closed || (open.is_empty() && !elements.is_empty()) {
-                        return Err(Error::at(
-                            source,
-                            text,
-                            before,
-                            "content after the root element",
-                        ));
-                    }
-                    let self_closing = matches!(event, Event::Empty(_));
-                    let attrs = read_attrs(source, text, body, skip, start)?;
-                    let id = elements.len();
-                    let parent = open.last().copied();
-                    elements.push(Element {
-                        name: {
-                            let name = start.name().into_inner();
-                            offset_in(body, skip, name).map_or("", |at| &text[at..at + name.len()])
-                        },
-                        start: before,
-                        start_tag_end: after,
-                        content_end: after,
-                        end: after,
-                        self_closing,
-                        attrs,
-                        parent,
-                        children: Vec::new(),
-                    });
-                    if let Some(p) = parent {
-                        elements[p].children.push(id);
-                    }
-                    if self_closing {
-                        root_closed |= parent.is_none();
-                    } else {
-                        open.push(id);
-                    }
-                }
-                Event::End(_) => {
-                    let Some(id) = open.pop() else {
-                        return Err(Error::at(
-                            source,
-                            text,
-                            before,
-                            "end tag without a start tag",
-                        ));
-                    };
-                    elements[id].content_end = before;
-                    elements[id].end = after;
-                    root_closed |= open.is_empty();
-                }
-                Event::DocType(_) => {
-                    return Err(Error::at(
-                        source,
-                        text,
-                        before,
-                        "DOCTYPE declarations are not accepted (no DTDs, no entity declarations)",
-                    ));
-                }
-                Event::Text(ref t)
-                    if open.is_empty() && !t.bytes().all(|b| b.is_ascii_whitespace()) =>
-                {
-                    return Err(Error::at(
-                        source,
-                        text,
-                        before,
-                        "text outside the root element",
-                    ));
-                }
-                Event::CData(_) | Event::GeneralRef(_) if open.is_empty() => {
-                    return Err(Error::at(
-                        source,
-                        text,
-                        before,
-                        "text outside the root element",
-                    ));
-                }
-                Event::Eof => break,
-                _ => {}
+            let after = reader.buffer_position() as usize + parser.skip;
+            if matches!(event, Event::Eof) {
+                break;
             }
+            parser.event(before, after, event)?;
         }
-        if let Some(&id) = open.last() {
-            let name = elements[id].name;
-            return Err(Error::at(
-                source,
-                text,
-                elements[id].start,
-                format!("unclosed <{name}>"),
-            ));
-        }
-        if elements.is_empty() {
-            return Err(Error::at(source, text, text.len(), "no root element"));
-        }
-        Ok(Document {
-            text,
-            source,
-            elements,
-        })
+        parser.finish()
     }
 
     /// The root element.
@@ -367,66 +283,318 @@ fn xml_error_message(message: &str) -> String {
     message.replace('\n', " ")
 }
 
-/// Where a slice that quick-xml borrowed from `body` sits in `text` (after a skipped BOM).
-fn offset_in(body: &str, skip: usize, slice: &str) -> Option<usize> {
-    let base = body.as_ptr() as usize;
-    let ptr = slice.as_ptr() as usize;
-    (ptr >= base && ptr + slice.len() <= base + body.len()).then(|| ptr - base + skip)
-}
-
-fn read_attrs<'a>(
-    source: &str,
+/// The state of one parse: the elements found so far, the open ones, and the namespace
+/// scopes, checked event by event.
+struct Parser<'a> {
+    source: &'a str,
     text: &'a str,
+    /// `text` without a leading BOM: quick-xml strips a BOM without counting it in its
+    /// positions, so it reads `body` and every offset gets `skip` added back.
     body: &'a str,
     skip: usize,
-    start: &BytesStart<'_>,
-) -> Result<Vec<Attr<'a>>> {
-    let mut attrs = Vec::new();
-    let base = body.as_ptr() as usize;
-    let tag_offset = (**start).as_ptr() as usize - base + skip;
-    for attr in start.attributes().with_checks(true) {
-        let attr = attr
-            .map_err(|e| Error::at(source, text, tag_offset, xml_error_message(&e.to_string())))?;
-        let raw: &str = &attr.value;
-        // Reader::from_str borrows: the raw value is a slice of the text itself.
-        let ptr = raw.as_ptr() as usize;
-        if ptr < base || ptr + raw.len() > base + body.len() {
-            return Err(Error::at(
-                source,
-                text,
-                tag_offset,
-                "internal error: attribute value not borrowed from the text",
-            ));
-        }
-        let value_start = ptr - base + skip;
-        let raw_str = &text[value_start..value_start + raw.len()];
-        let value = if raw_str.contains('&') {
-            Cow::Owned(unescape(source, text, value_start, raw_str)?)
-        } else {
-            Cow::Borrowed(raw_str)
-        };
-        let key = attr.key.into_inner();
-        let name = offset_in(body, skip, key).map_or("", |at| &text[at..at + key.len()]);
-        attrs.push(Attr {
-            name,
-            value,
-            value_range: value_start..value_start + raw.len(),
-        });
-    }
-    Ok(attrs)
+    elements: Vec<Element<'a>>,
+    open: Vec<Id>,
+    root_closed: bool,
+    events: usize,
+    scopes: lexical::Scopes<'a>,
 }
 
-/// Resolves the five predefined entities and character references in `raw`.
+impl<'a> Parser<'a> {
+    fn new(source: &'a str, text: &'a str) -> Parser<'a> {
+        let skip = if text.starts_with(BOM) { BOM.len() } else { 0 };
+        Parser {
+            source,
+            text,
+            body: &text[skip..],
+            skip,
+            elements: Vec::new(),
+            open: Vec::new(),
+            root_closed: false,
+            events: 0,
+            scopes: lexical::Scopes::default(),
+        }
+    }
+
+    fn err(&self, at: usize, message: impl Into<String>) -> Error {
+        Error::at(self.source, self.text, at, message)
+    }
+
+    /// Where a slice that quick-xml borrowed from the body sits in the text.
+    fn offset_of(&self, slice: &str) -> Option<usize> {
+        let base = self.body.as_ptr() as usize;
+        let ptr = slice.as_ptr() as usize;
+        (ptr >= base && ptr + slice.len() <= base + self.body.len()).then(|| ptr - base + self.skip)
+    }
+
+    /// The text of a slice borrowed from the body.
+    fn borrowed(&self, slice: &str, at: usize) -> Result<&'a str> {
+        let start = self
+            .offset_of(slice)
+            .ok_or_else(|| self.err(at, "internal error: a name not borrowed from the text"))?;
+        Ok(&self.text[start..start + slice.len()])
+    }
+
+    fn outside_root(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    fn event(&mut self, before: usize, after: usize, event: Event<'_>) -> Result<()> {
+        self.events += 1;
+        match event {
+            Event::Start(ref start) => self.start(before, after, start, false),
+            Event::Empty(ref start) => self.start(before, after, start, true),
+            Event::End(_) => self.end(before, after),
+            Event::DocType(_) => Err(self.err(
+                before,
+                "DOCTYPE declarations are not accepted (no DTDs, no entity declarations)",
+            )),
+            Event::Decl(ref decl) => self.declaration(before, decl),
+            Event::PI(ref pi) => {
+                let target = pi.target();
+                let target: &str = target;
+                if target.eq_ignore_ascii_case("xml") {
+                    Err(self.err(
+                        before,
+                        "the XML declaration is only allowed at the very start",
+                    ))
+                } else if !lexical::is_name(target) || target.contains(':') {
+                    Err(self.err(
+                        before,
+                        format!("'{target}' is not a processing instruction name"),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Event::Comment(ref c) => match lexical::comment_problem(c) {
+                Some(problem) => Err(self.err(before, problem)),
+                None => Ok(()),
+            },
+            Event::Text(ref t) => {
+                let raw: &str = t;
+                if self.outside_root() && !raw.bytes().all(|b| b.is_ascii_whitespace()) {
+                    Err(self.err(before, "text outside the root element"))
+                } else if let Some(i) = raw.find("]]>") {
+                    Err(self.err(before + i, "']]>' is not allowed in text (write ]]&gt;)"))
+                } else {
+                    Ok(())
+                }
+            }
+            Event::CData(_) if self.outside_root() => {
+                Err(self.err(before, "text outside the root element"))
+            }
+            Event::GeneralRef(ref r) => {
+                if self.outside_root() {
+                    return Err(self.err(before, "text outside the root element"));
+                }
+                let name: &str = r;
+                lexical::resolve_reference(name)
+                    .map(|_| ())
+                    .map_err(|m| self.err(before, m))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn declaration(&self, at: usize, decl: &quick_xml::events::BytesDecl<'_>) -> Result<()> {
+        if at != self.skip || self.events != 1 {
+            return Err(self.err(at, "the XML declaration is only allowed at the very start"));
+        }
+        let version = decl
+            .version()
+            .map_err(|e| self.err(at, xml_error_message(&e.to_string())))?;
+        if !matches!(version.as_ref(), "1.0" | "1.1") {
+            return Err(self.err(at, format!("XML version {} is not supported", version)));
+        }
+        if let Some(encoding) = decl.encoding() {
+            let encoding = encoding.map_err(|e| self.err(at, xml_error_message(&e.to_string())))?;
+            let name = encoding.to_ascii_lowercase();
+            let utf8 = matches!(name.as_str(), "utf-8" | "utf8");
+            // A declared single-byte encoding reads the same as UTF-8 while the text is ASCII.
+            if !utf8
+                && (name.starts_with("utf-16") || name.starts_with("ucs") || !self.text.is_ascii())
+            {
+                return Err(self.err(
+                    at,
+                    format!("the document declares encoding {name}, but it is read as UTF-8; convert it to UTF-8"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn start(
+        &mut self,
+        before: usize,
+        after: usize,
+        start: &BytesStart<'_>,
+        self_closing: bool,
+    ) -> Result<()> {
+        if self.root_closed || (self.open.is_empty() && !self.elements.is_empty()) {
+            return Err(self.err(before, "content after the root element"));
+        }
+        let name = self.borrowed(start.name().into_inner(), before)?;
+        if !lexical::is_qname(name) {
+            return Err(self.err(before, format!("<{name}> is not an element name")));
+        }
+        let attrs = self.attributes(before, start)?;
+        self.scopes
+            .open(
+                attrs
+                    .iter()
+                    .filter(|a| a.name == "xmlns" || a.name.starts_with("xmlns:"))
+                    .map(|a| (a.name, a.value.clone())),
+            )
+            .map_err(|m| self.err(before, format!("<{name}>: {m}")))?;
+        self.check_namespaces(before, name, &attrs)?;
+        let id = self.elements.len();
+        let parent = self.open.last().copied();
+        self.elements.push(Element {
+            name,
+            start: before,
+            start_tag_end: after,
+            content_end: after,
+            end: after,
+            self_closing,
+            attrs,
+            parent,
+            children: Vec::new(),
+        });
+        if let Some(p) = parent {
+            self.elements[p].children.push(id);
+        }
+        if self_closing {
+            self.scopes.close();
+            self.root_closed |= parent.is_none();
+        } else {
+            self.open.push(id);
+        }
+        Ok(())
+    }
+
+    /// The element's prefix and every attribute's are bound, and no two attributes have
+    /// the same expanded name.
+    fn check_namespaces(&self, at: usize, name: &str, attrs: &[Attr<'a>]) -> Result<()> {
+        let (prefix, _) = lexical::split_qname(name);
+        if prefix == "xmlns" || (!prefix.is_empty() && self.scopes.resolve(prefix).is_none()) {
+            return Err(self.err(
+                at,
+                format!("<{name}>: the namespace prefix '{prefix}' is not declared"),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for attr in attrs {
+            let (prefix, local) = lexical::split_qname(attr.name);
+            if attr.name == "xmlns" || prefix == "xmlns" {
+                continue;
+            }
+            let namespace = match prefix {
+                "" => None,
+                p => Some(self.scopes.resolve(p).ok_or_else(|| {
+                    self.err(
+                        at,
+                        format!(
+                            "<{name}>: the namespace prefix of attribute '{}' is not declared",
+                            attr.name
+                        ),
+                    )
+                })?),
+            };
+            if !seen.insert((namespace, local)) {
+                return Err(self.err(
+                    at,
+                    format!(
+                        "<{name}>: attribute '{}' is given twice (same namespace and name)",
+                        attr.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn attributes(&self, at: usize, start: &BytesStart<'_>) -> Result<Vec<Attr<'a>>> {
+        let mut attrs = Vec::new();
+        for attr in start.attributes().with_checks(true) {
+            let attr = attr.map_err(|e| self.err(at, xml_error_message(&e.to_string())))?;
+            let name = self.borrowed(attr.key.into_inner(), at)?;
+            if !lexical::is_qname(name) {
+                return Err(self.err(at, format!("'{name}' is not an attribute name")));
+            }
+            // Reader::from_str borrows: the raw value is a slice of the text itself.
+            let raw: &str = match &attr.value {
+                Cow::Borrowed(b) => b,
+                Cow::Owned(_) => {
+                    return Err(self.err(at, "internal error: attribute value not borrowed"));
+                }
+            };
+            let value_start = self
+                .offset_of(raw)
+                .ok_or_else(|| self.err(at, "internal error: attribute value not borrowed"))?;
+            let value_end = value_start + raw.len();
+            let raw_str = &self.text[value_start..value_end];
+            if let Some(i) = raw_str.find('<') {
+                return Err(self.err(
+                    value_start + i,
+                    format!("'<' is not allowed in attribute values (attribute '{name}')"),
+                ));
+            }
+            // Attributes are separated by white space: `a='1'b='2'` is not XML.
+            if let Some(&next) = self.text.as_bytes().get(value_end + 1) {
+                if !matches!(next, b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>' | b'?') {
+                    return Err(
+                        self.err(value_end + 1, "attributes must be separated by white space")
+                    );
+                }
+            }
+            let value = lexical::resolve_references(raw_str)
+                .map_err(|(i, m)| self.err(value_start + i, m))?;
+            attrs.push(Attr {
+                name,
+                value,
+                value_range: value_start..value_end,
+            });
+        }
+        Ok(attrs)
+    }
+
+    fn end(&mut self, before: usize, after: usize) -> Result<()> {
+        let Some(id) = self.open.pop() else {
+            return Err(self.err(before, "end tag without a start tag"));
+        };
+        self.scopes.close();
+        self.elements[id].content_end = before;
+        self.elements[id].end = after;
+        self.root_closed |= self.open.is_empty();
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Document<'a>> {
+        if let Some(&id) = self.open.last() {
+            let name = self.elements[id].name;
+            return Err(self.err(self.elements[id].start, format!("unclosed <{name}>")));
+        }
+        if self.elements.is_empty() {
+            return Err(self.err(self.text.len(), "no root element"));
+        }
+        Ok(Document {
+            text: self.text,
+            source: self.source,
+            elements: self.elements,
+        })
+    }
+}
+
+/// Resolves the five predefined entities and character references in `raw`, found at
+/// byte `offset` of `text`.
 ///
 /// # Errors
-/// Any other entity reference (no DTDs here, so nothing else can be defined).
+/// Any other entity reference (no DTDs here, so nothing else can be defined), a character
+/// reference to a character XML forbids, or a bare `&`.
 pub fn unescape(source: &str, text: &str, offset: usize, raw: &str) -> Result<String> {
-    if !raw.contains('&') {
-        return Ok(raw.to_string());
-    }
-    quick_xml::escape::unescape(raw)
-        .map(|s| s.into_owned())
-        .map_err(|e| Error::at(source, text, offset, xml_error_message(&e.to_string())))
+    lexical::resolve_references(raw)
+        .map(Cow::into_owned)
+        .map_err(|(i, m)| Error::at(source, text, offset + i, m))
 }
 
 /// Text content of a stretch of markup: text with entities resolved, CDATA verbatim,
@@ -439,13 +607,15 @@ fn decode_content(source: &str, text: &str, offset: usize, content: &str) -> Res
     reader.config_mut().check_end_names = false;
     let mut out = String::new();
     loop {
+        let at = offset + reader.buffer_position() as usize;
         match reader.read_event() {
             Ok(Event::Text(t)) => out.push_str(&t),
             Ok(Event::CData(c)) => out.push_str(&c),
             Ok(Event::GeneralRef(r)) => {
                 let name: &str = &r;
-                let resolved = unescape(source, text, offset, &format!("&{name};"))?;
-                out.push_str(&resolved);
+                let c =
+                    lexical::resolve_reference(name).map_err(|m| Error::at(source, text, at, m))?;
+                out.push(c);
             }
             Ok(Event::Eof) => break,
             Ok(_) => {}
@@ -453,7 +623,7 @@ fn decode_content(source: &str, text: &str, offset: usize, content: &str) -> Res
                 return Err(Error::at(
                     source,
                     text,
-                    offset,
+                    at,
                     xml_error_message(&e.to_string()),
                 ));
             }
@@ -465,211 +635,6 @@ fn decode_content(source: &str, text: &str, offset: usize, content: &str) -> Res
 /// Offset of the start of the line holding `pos`.
 pub fn line_start(text: &str, pos: usize) -> usize {
     text[..pos].rfind('\n').map_or(0, |i| i + 1)
-}
-
-/// One edit: replace the bytes in `range` with `text` (an empty range inserts).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Patch {
-    /// Bytes of the original text to replace.
-    pub range: Range<usize>,
-    /// What goes there instead.
-    pub text: String,
-}
-
-impl Patch {
-    /// Replace `range` with `text`.
-    pub fn replace(range: Range<usize>, text: impl Into<String>) -> Patch {
-        Patch {
-            range,
-            text: text.into(),
-        }
-    }
-
-    /// Insert `text` at `at`.
-    pub fn insert(at: usize, text: impl Into<String>) -> Patch {
-        Patch {
-            range: at..at,
-            text: text.into(),
-        }
-    }
-
-    /// Remove `range`.
-    pub fn remove(range: Range<usize>) -> Patch {
-        Patch {
-            range,
-            text: String::new(),
-        }
-    }
-}
-
-/// Applies non-overlapping patches to `text`. Insertions at the same offset keep their
-/// given order, and come before a replacement that starts there.
-///
-/// # Errors
-/// Overlapping patches: a bug in the caller, reported rather than producing a broken document.
-pub fn apply(text: &str, mut patches: Vec<Patch>) -> Result<String> {
-    // Stable sort: equal starts keep the order they were given in, inserts first.
-    patches.sort_by_key(|p| (p.range.start, !p.range.is_empty()));
-    let mut out =
-        String::with_capacity(text.len() + patches.iter().map(|p| p.text.len()).sum::<usize>());
-    let mut at = 0;
-    for p in &patches {
-        if p.range.start < at {
-            return Err(Error::Edit(format!(
-                "internal error: overlapping edits at bytes {}..{}",
-                p.range.start, p.range.end
-            )));
-        }
-        out.push_str(&text[at..p.range.start]);
-        out.push_str(&p.text);
-        at = p.range.end;
-    }
-    out.push_str(&text[at..]);
-    Ok(out)
-}
-
-/// Builds small XML fragments with quick-xml's `Writer`, in the document's quote style.
-#[derive(Debug, Clone)]
-pub struct Fragment {
-    name: String,
-    attrs: Vec<(String, String)>,
-    text: Option<String>,
-    children: Vec<Fragment>,
-}
-
-impl Fragment {
-    /// A new element `name`.
-    pub fn new(name: &str) -> Fragment {
-        Fragment {
-            name: name.to_string(),
-            attrs: Vec::new(),
-            text: None,
-            children: Vec::new(),
-        }
-    }
-
-    /// The element's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Adds an attribute.
-    pub fn attr(mut self, name: &str, value: impl Into<String>) -> Fragment {
-        self.attrs.push((name.to_string(), value.into()));
-        self
-    }
-
-    /// Adds an attribute when `value` is `Some`.
-    pub fn attr_opt(self, name: &str, value: Option<impl Into<String>>) -> Fragment {
-        match value {
-            Some(v) => self.attr(name, v),
-            None => self,
-        }
-    }
-
-    /// Sets the text content.
-    pub fn text(mut self, text: impl Into<String>) -> Fragment {
-        self.text = Some(text.into());
-        self
-    }
-
-    /// Adds a child element.
-    pub fn child(mut self, child: Fragment) -> Fragment {
-        self.children.push(child);
-        self
-    }
-
-    /// Adds a child element when `child` is `Some`.
-    pub fn child_opt(self, child: Option<Fragment>) -> Fragment {
-        match child {
-            Some(c) => self.child(c),
-            None => self,
-        }
-    }
-
-    /// Serializes with `indent` before the first line, `unit` per nesting level, and
-    /// `newline` between lines; no trailing newline.
-    pub fn render(&self, indent: &str, unit: &str, newline: &str, quote: char) -> String {
-        let mut out = String::new();
-        self.render_into(&mut out, indent, unit, newline, quote);
-        out
-    }
-
-    fn render_into(&self, out: &mut String, indent: &str, unit: &str, newline: &str, quote: char) {
-        use quick_xml::events::{BytesEnd, BytesText};
-        let mut writer = quick_xml::Writer::new(Vec::new());
-        let mut start = BytesStart::new(self.name.as_str());
-        for (k, v) in &self.attrs {
-            start.push_attribute((k.as_str(), v.as_str()));
-        }
-        out.push_str(indent);
-        let write = |w: &mut quick_xml::Writer<Vec<u8>>, e: Event<'_>| {
-            w.write_event(e).expect("writing to a Vec cannot fail");
-        };
-        if self.text.is_none() && self.children.is_empty() {
-            write(&mut writer, Event::Empty(start));
-            out.push_str(&requote(
-                &String::from_utf8_lossy(&writer.into_inner()),
-                quote,
-            ));
-            return;
-        }
-        write(&mut writer, Event::Start(start));
-        out.push_str(&requote(
-            &String::from_utf8_lossy(&writer.into_inner()),
-            quote,
-        ));
-        if let Some(text) = &self.text {
-            let mut w = quick_xml::Writer::new(Vec::new());
-            write(&mut w, Event::Text(BytesText::new(text)));
-            out.push_str(&String::from_utf8_lossy(&w.into_inner()));
-        }
-        if !self.children.is_empty() {
-            let inner = format!("{indent}{unit}");
-            for child in &self.children {
-                out.push_str(newline);
-                child.render_into(out, &inner, unit, newline, quote);
-            }
-            out.push_str(newline);
-            out.push_str(indent);
-        }
-        let mut w = quick_xml::Writer::new(Vec::new());
-        write(&mut w, Event::End(BytesEnd::new(self.name.as_str())));
-        out.push_str(&String::from_utf8_lossy(&w.into_inner()));
-    }
-}
-
-/// Switches a single start/empty tag written by quick-xml (double quotes, `"` escaped as
-/// `&quot;`) to single-quoted attribute values when the document prefers those.
-fn requote(tag: &str, quote: char) -> String {
-    if quote == '"' {
-        return tag.to_string();
-    }
-    let mut out = String::with_capacity(tag.len());
-    let mut in_value = false;
-    let mut rest = tag;
-    while let Some(c) = rest.chars().next() {
-        if c == '"' {
-            out.push('\'');
-            in_value = !in_value;
-            rest = &rest[1..];
-        } else if in_value && rest.starts_with("&quot;") {
-            out.push('"');
-            rest = &rest[6..];
-        } else if in_value && c == '\'' {
-            out.push_str("&apos;");
-            rest = &rest[1..];
-        } else {
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    out
-}
-
-/// Escapes text for use inside an attribute value or element content.
-pub fn escape(text: &str) -> String {
-    quick_xml::escape::escape(text).into_owned()
 }
 
 #[cfg(test)]
@@ -730,32 +695,66 @@ mod tests {
     }
 
     #[test]
-    fn patches_apply_in_order() {
-        let out = apply(
-            "abcdef",
-            vec![
-                Patch::replace(2..4, "X"),
-                Patch::insert(0, "1"),
-                Patch::insert(0, "2"),
-                Patch::remove(5..6),
-            ],
-        )
-        .unwrap();
-        assert_eq!(out, "12abXe");
-        assert!(apply("abc", vec![Patch::remove(0..2), Patch::remove(1..3)]).is_err());
+    fn what_libxml2_refuses_is_refused_here_with_a_position() {
+        for (text, want) in [
+            ("<a>\n<b>\u{1}</b></a>", "t.xml:2:4: character U+0001"),
+            ("<a x='<'/>", "'<' is not allowed in attribute values"),
+            ("<a><!-- x -- y --></a>", "'--' is not allowed"),
+            ("<a><!-- x---></a>", "must not end with '-'"),
+            ("<a>&nbsp;</a>", "undefined entity &nbsp;"),
+            ("<a>&#0;</a>", "&#0; is not a character"),
+            ("<a x='&#1;'/>", "&#1; is not a character"),
+            ("<a>x & y</a>", "t.xml:1:"),
+            ("<1a/>", "is not an element name"),
+            ("<a:b:c/>", "is not an element name"),
+            ("<p:a/>", "prefix 'p' is not declared"),
+            ("<a p:x='1'/>", "prefix of attribute 'p:x' is not declared"),
+            (
+                "<a xmlns:p='u' xmlns:q='u' p:x='1' q:x='2'/>",
+                "given twice",
+            ),
+            ("<a xmlns:p=''/>", "unbinds a prefix"),
+            ("<a x='1'y='2'/>", "separated by white space"),
+            (
+                "\n<?xml version='1.0'?><a/>",
+                "only allowed at the very start",
+            ),
+            (
+                "<a><?xml version='1.0'?></a>",
+                "only allowed at the very start",
+            ),
+            ("<?xml version='2.0'?><a/>", "version 2.0"),
+            (
+                "<?xml version='1.0' encoding='UTF-16'?><a/>",
+                "encoding utf-16",
+            ),
+            (
+                "<?xml version='1.0' encoding='latin1'?><a>é</a>",
+                "encoding latin1",
+            ),
+            ("<a>]]></a>", "']]>' is not allowed"),
+        ] {
+            let err = Document::parse("t.xml", text).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::exit::BAD_INPUT);
+            let msg = err.to_string();
+            assert!(msg.contains(want), "{text:?}: {msg}");
+            assert!(!msg.contains('\n'), "{msg}");
+        }
     }
 
     #[test]
-    fn fragments_escape_and_follow_quote_style() {
-        let f = Fragment::new("disk")
-            .attr("type", "file")
-            .child(Fragment::new("source").attr("file", "/a'b\"&c"))
-            .child(Fragment::new("cmdline").text("a<b"));
-        assert_eq!(
-            f.render("  ", "  ", "\n", '\''),
-            "  <disk type='file'>\n    <source file='/a&apos;b\"&amp;c'/>\n    <cmdline>a&lt;b</cmdline>\n  </disk>"
-        );
-        let g = Fragment::new("boot").attr("dev", "hd");
-        assert_eq!(g.render("", "  ", "\n", '"'), "<boot dev=\"hd\"/>");
+    fn what_libxml2_accepts_is_accepted() {
+        for text in [
+            "<?xml version='1.0' encoding='utf-8'?>\n<a/>",
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>",
+            "<a xmlns:p='u'><p:b p:x='1' x='2'/></a>",
+            "<a xmlns='u'><b xmlns=''/></a>",
+            "<a xml:lang='en'>&lt;&#x41;&#66;&amp;</a>",
+            "<a><![CDATA[ <x> & ]]]]><![CDATA[> ]]></a>",
+            "<a></a >",
+            "<a><?pi data?><!-- c - d --></a>",
+        ] {
+            Document::parse("t.xml", text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        }
     }
 }
