@@ -1,12 +1,16 @@
 //! The install phase made from a final config: install media in, the boot pointed at it,
 //! `<on_reboot>destroy</on_reboot>` so the installer's last reboot stops the guest.
-//! Shared by `domxml-gen` (which records it) and `domxml-rewrite --to install`.
+//! Shared by `domxml-gen` (which records it) and `domxml-rewrite --to install`; what a
+//! guest cannot boot is refused in `boot`.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::xml::domain;
+use crate::phase::boot::{BootFacts, Method};
+use crate::xml::disk::{self, DiskSpec};
+use crate::xml::domain::{self, DOMAIN_ORDER};
 use crate::xml::edit;
+use crate::xml::lexical;
 use crate::xml::{self, Document, Fragment, Id, Patch};
 
 /// How the guest is installed: the flags both XML tools share.
@@ -61,7 +65,38 @@ impl InstallMedia {
                 "--initrd and --cmdline need --kernel for the install".into(),
             ));
         }
+        for (flag, value) in [
+            ("--cdrom", &self.cdrom),
+            ("--kernel", &self.kernel),
+            ("--initrd", &self.initrd),
+            ("--cmdline", &self.cmdline),
+        ] {
+            if let Some(value) = value {
+                check_text(flag, value)?;
+            }
+        }
+        for spec in &self.install_disk {
+            check_text("--install-disk", spec)?;
+        }
         Ok(())
+    }
+
+    /// The ways this install boots (and attaches media), for the checks of [`BootFacts`].
+    pub fn methods(&self) -> Vec<Method> {
+        let mut methods = Vec::new();
+        if self.cdrom.is_some() {
+            methods.push(Method::Cdrom);
+        }
+        if self.pxe {
+            methods.push(Method::Network);
+        }
+        if self.kernel.is_some() {
+            methods.push(Method::Kernel);
+        }
+        if !self.install_disk.is_empty() {
+            methods.push(Method::Media);
+        }
+        methods
     }
 
     /// True when any install method is given.
@@ -70,174 +105,14 @@ impl InstallMedia {
     }
 }
 
-/// A disk as given on the command line: `PATH[,bus=,format=,device=,target=,readonly]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DiskSpec {
-    /// Image path (a block device when it starts with `/dev/`).
-    pub path: String,
-    /// `disk`, `cdrom`, `floppy` or `lun`.
-    pub device: String,
-    /// Bus; chosen from the domain when absent.
-    pub bus: Option<String>,
-    /// Image format for the driver (`raw`, `qcow2`).
-    pub format: Option<String>,
-    /// Target device name; the first free one on the bus when absent.
-    pub target: Option<String>,
-    /// Read-only (always for cdroms).
-    pub readonly: bool,
-}
-
-impl DiskSpec {
-    /// Parses `PATH[,OPT=VAL...]`; `default_device` applies when `device=` is absent.
-    ///
-    /// # Errors
-    /// An unknown option or a bad value, as a usage error.
-    pub fn parse(flag: &str, spec: &str, default_device: &str) -> Result<DiskSpec> {
-        let mut parts = spec.split(',');
-        let path = parts.next().unwrap_or_default().to_string();
-        if path.is_empty() {
-            return Err(Error::Usage(format!("{flag} '{spec}': no path")));
-        }
-        let mut disk = DiskSpec {
-            path,
-            device: default_device.to_string(),
-            ..DiskSpec::default()
-        };
-        for part in parts {
-            let (key, value) = part.split_once('=').unwrap_or((part, ""));
-            match key {
-                "bus" => disk.bus = Some(non_empty(flag, spec, key, value)?),
-                "format" => disk.format = Some(non_empty(flag, spec, key, value)?),
-                "target" => disk.target = Some(non_empty(flag, spec, key, value)?),
-                "device" => {
-                    if !matches!(value, "disk" | "cdrom" | "floppy" | "lun") {
-                        return Err(Error::Usage(format!(
-                            "{flag} '{spec}': device must be disk, cdrom, floppy or lun"
-                        )));
-                    }
-                    disk.device = value.to_string();
-                }
-                "readonly" if value.is_empty() || value == "yes" || value == "on" => {
-                    disk.readonly = true
-                }
-                _ => {
-                    return Err(Error::Usage(format!(
-                        "{flag} '{spec}': unknown option '{part}' (known: bus=, format=, device=, target=, readonly)"
-                    )));
-                }
-            }
-        }
-        Ok(disk)
-    }
-
-    /// The `<disk>` fragment for this disk on `bus` as `target`, with an optional boot order.
-    pub fn fragment(&self, bus: &str, target: &str, boot_order: Option<u32>) -> Fragment {
-        let block = self.path.starts_with("/dev/");
-        Fragment::new("disk")
-            .attr("type", if block { "block" } else { "file" })
-            .attr("device", self.device.as_str())
-            .child_opt(self.format.as_ref().map(|f| {
-                Fragment::new("driver")
-                    .attr("name", "qemu")
-                    .attr("type", f.as_str())
-            }))
-            .child(
-                Fragment::new("source")
-                    .attr(if block { "dev" } else { "file" }, self.path.as_str()),
-            )
-            .child(Fragment::new("target").attr("dev", target).attr("bus", bus))
-            .child_opt(boot_order.map(|o| Fragment::new("boot").attr("order", o.to_string())))
-            .child_opt((self.readonly || self.device == "cdrom").then(|| Fragment::new("readonly")))
-    }
-}
-
-fn non_empty(flag: &str, spec: &str, key: &str, value: &str) -> Result<String> {
-    if value.is_empty() {
-        return Err(Error::Usage(format!(
-            "{flag} '{spec}': {key}= needs a value"
-        )));
-    }
-    Ok(value.to_string())
-}
-
-/// What decides the bus of a new disk.
-#[derive(Debug, Clone, Copy)]
-pub struct Machine<'s> {
-    /// The domain's `type` (kvm, qemu, xen, test).
-    pub domain_type: &'s str,
-    /// `<os><type machine>` (pc, q35, virt, ...), empty when unset.
-    pub machine: &'s str,
-    /// `<os><type arch>`.
-    pub arch: &'s str,
-    /// A Xen paravirt guest (`<os><type>xen</type>`).
-    pub paravirt: bool,
-}
-
-/// The bus a new disk of kind `device` gets: virtio disks under KVM/QEMU, xen under Xen,
-/// removable media on SATA for q35, IDE on other x86 machines, SCSI elsewhere.
-pub fn bus_for(machine: &Machine<'_>, device: &str) -> &'static str {
-    let x86 = matches!(machine.arch, "x86_64" | "i686" | "i386");
-    match device {
-        _ if machine.paravirt => "xen",
-        "floppy" => "fdc",
-        "disk" | "lun" if matches!(machine.domain_type, "kvm" | "qemu") => "virtio",
-        "disk" | "lun" if machine.domain_type == "xen" => "xen",
-        _ if machine.machine.contains("q35") => "sata",
-        _ if x86 => "ide",
-        _ => "scsi",
-    }
-}
-
-/// The bus a new disk of kind `device` gets in this domain (see [`bus_for`]).
-pub fn default_bus(doc: &Document<'_>, device: &str) -> &'static str {
-    let os_type = domain::os(doc).and_then(|o| doc.child(o, "type"));
-    let machine = Machine {
-        domain_type: domain::domain_type(doc).unwrap_or(""),
-        machine: os_type.and_then(|t| doc.attr(t, "machine")).unwrap_or(""),
-        arch: os_type
-            .and_then(|t| doc.attr(t, "arch"))
-            .unwrap_or("x86_64"),
-        paravirt: os_type
-            .and_then(|t| doc.text_of(t).ok())
-            .is_some_and(|t| t == "xen" || t == "linux"),
-    };
-    bus_for(&machine, device)
-}
-
-/// The first target name on `bus` (`vda`, `hdc`, `sdb`, ...) that `used` does not claim.
-pub fn first_free_target(bus: &str, used: &dyn Fn(&str) -> bool) -> String {
-    let prefix = match bus {
-        "virtio" => "vd",
-        "ide" => "hd",
-        "xen" => "xvd",
-        "fdc" => "fd",
-        _ => "sd",
-    };
-    ('a'..='z')
-        .map(|letter| format!("{prefix}{letter}"))
-        .find(|name| !used(name))
-        .unwrap_or_else(|| format!("{prefix}zz"))
-}
-
-/// The first target on `bus` free in the domain's disks and in `taken`.
-pub fn free_target(doc: &Document<'_>, bus: &str, taken: &[String]) -> String {
-    let used: Vec<&str> = match domain::devices(doc) {
-        Some(d) => doc
-            .children_named(d, "disk")
-            .filter_map(|disk| domain::disk_target(doc, disk))
-            .collect(),
-        None => Vec::new(),
-    };
-    first_free_target(bus, &|name| {
-        used.contains(&name) || taken.iter().any(|t| t == name)
-    })
-}
-
-/// Makes the install phase of `text` (a final config): see the module docs.
+/// Makes the install phase of a final config: the install media in, the boot pointed at
+/// it, `<on_reboot>destroy</on_reboot>` so the installer's last reboot stops the guest
+/// (virt-manager's `virtinst/install/installer.py`: `_alter_bootconfig`,
+/// `_add_install_cdrom_device`).
 ///
 /// # Errors
-/// Nothing to install from, a method the domain cannot use (PXE without an interface),
-/// or a malformed document.
+/// Nothing to install from, a method this guest cannot boot (see [`BootFacts`]), PXE
+/// without an interface, a clash of disk targets, or values XML cannot hold.
 pub fn to_install(doc: &Document<'_>, media: &InstallMedia) -> Result<String> {
     media.validate()?;
     if !media.any() {
@@ -246,26 +121,145 @@ pub fn to_install(doc: &Document<'_>, media: &InstallMedia) -> Result<String> {
                 .into(),
         ));
     }
-    // One pass over one parse: every step patches different elements, and patches at the
-    // same place keep this order (kernel, initrd, cmdline before the boot list, as libvirt
-    // orders <os>; the CD-ROM before the seeds).
-    let mut patches = Vec::new();
-    if let Some(kernel) = &media.kernel {
-        patches.extend(edit::set_os_text(doc, "kernel", Some(kernel))?);
-        // A paravirt install boots the kernel, not the final config's bootloader.
-        patches.extend(edit::set_domain_text(doc, "bootloader", None));
-        patches.extend(edit::set_domain_text(doc, "bootloader_args", None));
+    let facts = BootFacts::of(doc)?;
+    for method in media.methods() {
+        facts.check(doc.source, method)?;
     }
-    for (name, value) in [("initrd", &media.initrd), ("cmdline", &media.cmdline)] {
-        if let Some(value) = value {
-            patches.extend(edit::set_os_text(doc, name, Some(value))?);
+    edit::require_os(doc)?;
+    // One pass over one parse: every step patches different elements, and patches at the
+    // same place keep their order (kernel, initrd, cmdline before the boot list, as libvirt
+    // orders <os>; the CD-ROM before the seeds).
+    let mut plan = Plan {
+        doc,
+        facts: &facts,
+        patches: Vec::new(),
+        new_disks: Vec::new(),
+        taken: Vec::new(),
+    };
+    plan.direct_kernel(media)?;
+    let boot_device = match &media.cdrom {
+        Some(iso) => Some(plan.install_cdrom(iso)?),
+        None if media.pxe => Some(plan.network_interface()?),
+        None => None,
+    };
+    for spec in &media.install_disk {
+        plan.install_disk(spec)?;
+    }
+    if let Some(device) = boot_device {
+        plan.boot_first(device)?;
+    }
+    plan.patches
+        .extend(edit::set_domain_text(doc, "on_reboot", Some("destroy")));
+    plan.finish()
+}
+
+/// The device the install boots.
+#[derive(Debug, Clone, Copy)]
+enum BootDevice {
+    /// An existing drive or interface of the document.
+    Existing(Id, &'static str),
+    /// The new CD-ROM drive (the first of the plan's new disks).
+    NewCdrom,
+}
+
+/// Where a new disk goes among the devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Before this existing CD-ROM, so `<boot dev='cdrom'/>` picks the new one first.
+    Before(Id),
+    /// After the last disk (or the emulator, or first of all).
+    AfterDisks,
+}
+
+/// The install phase being made: the patches so far and the disks still to add.
+struct Plan<'p, 'd> {
+    doc: &'p Document<'d>,
+    facts: &'p BootFacts,
+    patches: Vec<Patch>,
+    new_disks: Vec<(Place, Fragment)>,
+    taken: Vec<String>,
+}
+
+impl Plan<'_, '_> {
+    /// `--kernel`: the install boots it (a paravirt install boots it instead of the final
+    /// config's bootloader). A CD-ROM or network install of a guest that boots a kernel
+    /// directly: the kernel, initrd, cmdline and device tree go (the profile keeps them),
+    /// since QEMU and Xen boot the kernel and ignore the boot order.
+    fn direct_kernel(&mut self, media: &InstallMedia) -> Result<()> {
+        let doc = self.doc;
+        if let Some(kernel) = &media.kernel {
+            self.patches
+                .extend(edit::set_os_text(doc, "kernel", Some(kernel))?);
+            for (name, value) in [("initrd", &media.initrd), ("cmdline", &media.cmdline)] {
+                if let Some(value) = value {
+                    self.patches
+                        .extend(edit::set_os_text(doc, name, Some(value))?);
+                }
+            }
+            self.patches
+                .extend(edit::set_domain_text(doc, "bootloader", None));
+            self.patches
+                .extend(edit::set_domain_text(doc, "bootloader_args", None));
+        } else if self.facts.direct_kernel && (media.cdrom.is_some() || media.pxe) {
+            let os = edit::require_os(doc)?;
+            let direct: Vec<Id> = doc
+                .el(os)
+                .children
+                .iter()
+                .copied()
+                .filter(|&c| matches!(doc.el(c).name, "kernel" | "initrd" | "cmdline" | "dtb"))
+                .collect();
+            self.patches.extend(edit::remove_all(doc, &direct));
+        }
+        Ok(())
+    }
+
+    /// The install CD-ROM: the ISO goes into the first CD-ROM drive when that one is empty
+    /// (virt-install's reinstall), else into a new drive put before every other CD-ROM.
+    fn install_cdrom(&mut self, iso: &str) -> Result<BootDevice> {
+        let doc = self.doc;
+        let first_cdrom = domain::devices(doc).and_then(|d| {
+            doc.children_named(d, "disk")
+                .find(|&disk| domain::disk_device(doc, disk) == "cdrom")
+        });
+        match first_cdrom {
+            Some(drive) if doc.child(drive, "source").is_none() => {
+                self.patches.extend(edit::set_disk_source(doc, drive, iso));
+                Ok(BootDevice::Existing(drive, "cdrom"))
+            }
+            _ => {
+                let disk = DiskSpec {
+                    path: iso.to_string(),
+                    device: "cdrom".into(),
+                    ..DiskSpec::default()
+                };
+                let (bus, target) = disk::new_target(doc, "cdrom", &self.taken)?;
+                self.taken.push(target.clone());
+                let place = first_cdrom.map_or(Place::AfterDisks, Place::Before);
+                self.new_disks
+                    .push((place, disk.fragment(bus, &target, None)));
+                Ok(BootDevice::NewCdrom)
+            }
         }
     }
-    let mut taken = Vec::new();
-    if let Some(iso) = &media.cdrom {
-        patches.extend(add_install_cdrom(doc, iso, &mut taken)?);
+
+    /// `--pxe`: the first interface.
+    fn network_interface(&self) -> Result<BootDevice> {
+        let doc = self.doc;
+        domain::devices(doc)
+            .and_then(|d| doc.child(d, "interface"))
+            .map(|iface| BootDevice::Existing(iface, "network"))
+            .ok_or_else(|| {
+                Error::Edit(format!(
+                    "{}: --pxe needs a network interface, and the domain has none",
+                    doc.source
+                ))
+            })
     }
-    for spec in &media.install_disk {
+
+    /// `--install-disk`: install-only media (a seed), after the disks; not booted.
+    fn install_disk(&mut self, spec: &str) -> Result<()> {
+        let doc = self.doc;
         let path = spec.split(',').next().unwrap_or("").to_ascii_lowercase();
         let default_device = if path.ends_with(".iso") {
             "cdrom"
@@ -273,129 +267,275 @@ pub fn to_install(doc: &Document<'_>, media: &InstallMedia) -> Result<String> {
             "disk"
         };
         let disk = DiskSpec::parse("--install-disk", spec, default_device)?;
-        let bus = disk
-            .bus
-            .clone()
-            .unwrap_or_else(|| default_bus(doc, &disk.device).to_string());
-        let target = disk
-            .target
-            .clone()
-            .unwrap_or_else(|| free_target(doc, &bus, &taken));
-        taken.push(target.clone());
-        patches.push(add_disk_patch(doc, &disk.fragment(&bus, &target, None))?);
+        let (bus, target) = match (&disk.bus, &disk.target) {
+            (None, None) => {
+                let (bus, target) = disk::new_target(doc, &disk.device, &self.taken)?;
+                (bus.to_string(), target)
+            }
+            (bus, target) => {
+                let bus = match bus {
+                    Some(b) => b.clone(),
+                    None => disk::default_bus(doc, &disk.device).to_string(),
+                };
+                let target = self.install_target(spec, &bus, target.as_deref())?;
+                (bus, target)
+            }
+        };
+        self.taken.push(target.clone());
+        self.new_disks
+            .push((Place::AfterDisks, disk.fragment(&bus, &target, None)));
+        Ok(())
     }
-    if media.pxe {
-        patches.extend(boot_network_first(doc)?);
+
+    /// An `--install-disk` target: the one given (refused when another disk has it), or
+    /// the first free one on `bus`.
+    fn install_target(&self, spec: &str, bus: &str, target: Option<&str>) -> Result<String> {
+        let doc = self.doc;
+        match target {
+            Some(t) => {
+                if disk::used_targets(doc).contains(t) || self.taken.iter().any(|x| x == t) {
+                    return Err(Error::Edit(format!(
+                        "{}: --install-disk '{spec}': target {t} is already used by another disk",
+                        doc.source
+                    )));
+                }
+                Ok(t.to_string())
+            }
+            None => disk::free_target(doc, bus, &self.taken),
+        }
     }
-    patches.extend(edit::set_domain_text(doc, "on_reboot", Some("destroy")));
-    xml::apply(doc.text, patches)
-}
 
-/// A patch adding a `<disk>` after the last disk (or first among the devices).
-fn add_disk_patch(doc: &Document<'_>, fragment: &Fragment) -> Result<Patch> {
-    let devices = edit::require_devices(doc)?;
-    let after = doc
-        .children_named(devices, "disk")
-        .last()
-        .or_else(|| doc.child(devices, "emulator"));
-    let unit = doc.indent_unit();
-    let nl = doc.newline();
-    let quote = doc.quote();
-    Ok(edit::insert_rendered(doc, devices, after, &|indent| {
-        fragment.render(indent, &unit, nl, quote)
-    }))
-}
+    /// The install device boots first: order 1 where the devices carry boot orders (the
+    /// others move down, keeping their own attributes such as s390's loadparm), else first
+    /// in `<os>`'s boot list. bhyve's own loader boots one device only.
+    fn boot_first(&mut self, device: BootDevice) -> Result<()> {
+        let (existing, dev) = match device {
+            BootDevice::Existing(id, dev) => (Some(id), dev),
+            BootDevice::NewCdrom => (None, "cdrom"),
+        };
+        if domain::uses_boot_order(self.doc) {
+            self.bump_device_orders(existing)
+        } else if dev == "cdrom" && self.other_cdrom_has_media(existing) {
+            self.convert_to_device_orders(existing)
+        } else {
+            self.boot_list_first(dev)
+        }
+    }
 
-/// Per-device boot orders all moved one down, to free order 1 (for `except`, which gets it).
-fn bump_boot_orders(doc: &Document<'_>, except: Option<Id>) -> Vec<Patch> {
-    let mut patches = Vec::new();
-    if let Some(devices) = domain::devices(doc) {
-        for &d in doc
-            .el(devices)
-            .children
-            .iter()
-            .filter(|&&d| Some(d) != except)
-        {
-            if let Some(b) = doc.child(d, "boot") {
-                if let Some(order) = doc.attr(b, "order").and_then(|o| o.parse::<u32>().ok()) {
-                    patches.extend(edit::set_boot_order(doc, d, Some(order + 1)));
+    /// `<boot dev='cdrom'/>` boots the firmware's first CD-ROM: when another drive holds
+    /// media, only a per-device boot order names the install CD-ROM for sure.
+    fn other_cdrom_has_media(&self, install_drive: Option<Id>) -> bool {
+        let doc = self.doc;
+        domain::devices(doc).is_some_and(|d| {
+            doc.children_named(d, "disk").any(|disk| {
+                Some(disk) != install_drive
+                    && domain::disk_device(doc, disk) == "cdrom"
+                    && doc.child(disk, "source").is_some()
+            })
+        })
+    }
+
+    /// `dev` first in `<os>`'s boot list, the rest after it (virt-install's
+    /// `_build_boot_order`: the install device, then `hd`).
+    fn boot_list_first(&mut self, dev: &str) -> Result<()> {
+        let doc = self.doc;
+        let os = edit::require_os(doc)?;
+        let current: Vec<&str> = doc
+            .children_named(os, "boot")
+            .filter_map(|b| doc.attr(b, "dev"))
+            .collect();
+        let mut devs = vec![dev];
+        if !self.facts.single_boot_device() {
+            devs.extend(current.iter().copied().filter(|d| *d != dev));
+            if devs.len() == 1 {
+                devs.push("hd");
+            }
+        }
+        self.patches.extend(edit::set_os_boot(doc, &devs)?);
+        Ok(())
+    }
+
+    /// Per-device boot orders: the install device gets 1, every other order moves down by
+    /// one (bhyve's loader: the others lose theirs).
+    fn bump_device_orders(&mut self, install_device: Option<Id>) -> Result<()> {
+        let doc = self.doc;
+        let devices = edit::require_devices(doc)?;
+        for &d in &doc.el(devices).children {
+            let Some(boot) = doc.child(d, "boot") else {
+                continue;
+            };
+            if Some(d) == install_device {
+                self.patches.extend(set_order(doc, d, boot, 1)?);
+            } else if self.facts.single_boot_device() {
+                self.patches.push(edit::remove(doc, boot));
+            } else {
+                let order = boot_order(doc, boot)?;
+                let bumped = order.checked_add(1).ok_or_else(|| {
+                    Error::Edit(format!("{}: boot order {order} is too large", doc.source))
+                })?;
+                self.patches.extend(set_order(doc, d, boot, bumped)?);
+            }
+        }
+        self.order_install_device(install_device, 1);
+        Ok(())
+    }
+
+    /// `<os>`'s boot list becomes per-device orders (virt-install's
+    /// `_convert_old_boot_order`), with the install device first: `hd` names the first hard
+    /// disk, `network` the first interface, `fd` the first floppy.
+    fn convert_to_device_orders(&mut self, install_device: Option<Id>) -> Result<()> {
+        let doc = self.doc;
+        let os = edit::require_os(doc)?;
+        let mut list: Vec<&str> = doc
+            .children_named(os, "boot")
+            .filter_map(|b| doc.attr(b, "dev"))
+            .collect();
+        if list.is_empty() {
+            list.push("hd");
+        }
+        self.patches.extend(edit::set_os_boot(doc, &[])?);
+        self.order_install_device(install_device, 1);
+        if self.facts.single_boot_device() {
+            return Ok(());
+        }
+        let devices = edit::require_devices(doc)?;
+        let first = |name: &str, device: Option<&str>| {
+            doc.children_named(devices, name).find(|&d| {
+                Some(d) != install_device
+                    && device.is_none_or(|kind| domain::disk_device(doc, d) == kind)
+            })
+        };
+        let mut order = 1;
+        for dev in list {
+            let target = match dev {
+                "hd" => first("disk", Some("disk")),
+                "network" => first("interface", None),
+                "fd" => first("disk", Some("floppy")),
+                _ => None,
+            };
+            if let Some(target) = target {
+                order += 1;
+                self.patches
+                    .extend(edit::set_boot_order(doc, target, Some(order)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the install device `<boot order>`: an existing device without one gets it
+    /// added, the new CD-ROM gets it in its fragment.
+    fn order_install_device(&mut self, install_device: Option<Id>, order: u32) {
+        match install_device {
+            Some(id) if self.doc.child(id, "boot").is_none() => {
+                self.patches
+                    .extend(edit::set_boot_order(self.doc, id, Some(order)));
+            }
+            Some(_) => {}
+            None => {
+                if let Some((_, fragment)) = self.new_disks.first_mut() {
+                    *fragment = fragment
+                        .clone()
+                        .child(Fragment::new("boot").attr("order", order.to_string()));
                 }
             }
         }
     }
-    patches
-}
 
-/// Puts `first` at the head of `<os>`'s boot list.
-fn os_boot_first(doc: &Document<'_>, first: &str) -> Result<Vec<Patch>> {
-    let os = edit::require_os(doc)?;
-    let current: Vec<&str> = doc
-        .children_named(os, "boot")
-        .filter_map(|b| doc.attr(b, "dev"))
-        .collect();
-    let mut devs = vec![first];
-    devs.extend(current.iter().copied().filter(|d| *d != first));
-    if devs.len() == 1 {
-        devs.push("hd");
-    }
-    edit::set_os_boot(doc, &devs)
-}
-
-fn add_install_cdrom(doc: &Document<'_>, iso: &str, taken: &mut Vec<String>) -> Result<Vec<Patch>> {
-    let per_device = domain::uses_boot_order(doc);
-    let empty_drive: Option<Id> = domain::devices(doc).and_then(|d| {
-        doc.children_named(d, "disk").find(|&disk| {
-            domain::disk_device(doc, disk) == "cdrom" && doc.child(disk, "source").is_none()
-        })
-    });
-    let mut patches = Vec::new();
-    if per_device {
-        patches.extend(bump_boot_orders(doc, empty_drive));
-    } else {
-        patches.extend(os_boot_first(doc, "cdrom")?);
-    }
-    match empty_drive {
-        Some(drive) => {
-            let target = domain::disk_target(doc, drive)
-                .unwrap_or_default()
-                .to_string();
-            patches.extend(edit::insert_media(doc, &target, iso)?);
-            if per_device {
-                patches.extend(edit::set_boot_order(doc, drive, Some(1)));
+    /// Adds the new disks (creating `<devices>` when the domain has none) and applies
+    /// every patch.
+    fn finish(mut self) -> Result<String> {
+        let doc = self.doc;
+        if !self.new_disks.is_empty() {
+            match domain::devices(doc) {
+                Some(devices) => {
+                    let mut places: Vec<Place> = Vec::new();
+                    for (place, _) in &self.new_disks {
+                        if !places.contains(place) {
+                            places.push(*place);
+                        }
+                    }
+                    for place in places {
+                        let fragments: Vec<&Fragment> = self
+                            .new_disks
+                            .iter()
+                            .filter(|(p, _)| *p == place)
+                            .map(|(_, f)| f)
+                            .collect();
+                        let after = match place {
+                            Place::Before(cdrom) => doc.previous_sibling(cdrom),
+                            Place::AfterDisks => doc
+                                .children_named(devices, "disk")
+                                .last()
+                                .or_else(|| doc.child(devices, "emulator")),
+                        };
+                        self.patches
+                            .push(insert_fragments(doc, devices, after, &fragments));
+                    }
+                }
+                None => {
+                    let devices = self
+                        .new_disks
+                        .iter()
+                        .fold(Fragment::new("devices"), |d, (_, f)| d.child(f.clone()));
+                    self.patches
+                        .push(edit::insert_ordered(doc, 0, &devices, DOMAIN_ORDER));
+                }
             }
         }
-        None => {
-            let disk = DiskSpec {
-                path: iso.to_string(),
-                device: "cdrom".into(),
-                ..DiskSpec::default()
-            };
-            let bus = default_bus(doc, "cdrom");
-            let target = free_target(doc, bus, taken);
-            taken.push(target.clone());
-            patches.push(add_disk_patch(
-                doc,
-                &disk.fragment(bus, &target, per_device.then_some(1)),
-            )?);
-        }
+        xml::apply(doc.text, self.patches)
     }
-    Ok(patches)
 }
 
-fn boot_network_first(doc: &Document<'_>) -> Result<Vec<Patch>> {
-    let iface = domain::devices(doc)
-        .and_then(|d| doc.child(d, "interface"))
-        .ok_or_else(|| {
-            Error::Edit(format!(
-                "{}: --pxe needs a network interface, and the domain has none",
-                doc.source
-            ))
-        })?;
-    if domain::uses_boot_order(doc) {
-        let mut patches = bump_boot_orders(doc, Some(iface));
-        patches.extend(edit::set_boot_order(doc, iface, Some(1)));
-        Ok(patches)
-    } else {
-        os_boot_first(doc, "network")
+/// A patch inserting `fragments` into `parent` after `after`, one per line.
+fn insert_fragments(
+    doc: &Document<'_>,
+    parent: Id,
+    after: Option<Id>,
+    fragments: &[&Fragment],
+) -> Patch {
+    let unit = doc.indent_unit();
+    let nl = doc.newline();
+    let quote = doc.quote();
+    edit::insert_rendered(doc, parent, after, &|indent| {
+        fragments
+            .iter()
+            .map(|f| f.render(indent, &unit, nl, quote))
+            .collect::<Vec<_>>()
+            .join(nl)
+    })
+}
+
+/// The number in a device's `<boot order>`.
+fn boot_order(doc: &Document<'_>, boot: Id) -> Result<u32> {
+    let text = doc.attr(boot, "order").unwrap_or("");
+    text.trim().parse().map_err(|_| {
+        Error::at(
+            doc.source,
+            doc.text,
+            doc.el(boot).start,
+            format!("<boot order='{text}'> is not a boot order (a number from 1)"),
+        )
+    })
+}
+
+/// Patches setting a device's existing `<boot>` to `order`, touching only the number.
+fn set_order(doc: &Document<'_>, device: Id, boot: Id, order: u32) -> Result<Vec<Patch>> {
+    let Some(attr) = doc.el(boot).attrs.iter().find(|a| a.name == "order") else {
+        return Ok(edit::set_boot_order(doc, device, Some(order)));
+    };
+    if boot_order(doc, boot)? == order {
+        return Ok(Vec::new());
     }
+    Ok(vec![Patch::replace(
+        attr.value_range.clone(),
+        order.to_string(),
+    )])
+}
+
+/// Refuses a value that XML cannot hold.
+///
+/// # Errors
+/// [`Error::Edit`] naming the flag and the character.
+pub fn check_text(flag: &str, value: &str) -> Result<()> {
+    lexical::check_text(flag, value).map_err(Error::Edit)
 }

@@ -2,6 +2,7 @@
 //! install phase made from a final config, and the final config derived from an install
 //! config the way virt-install writes it.
 
+pub mod boot;
 pub mod derive;
 pub mod install;
 pub mod profile;

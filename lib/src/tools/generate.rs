@@ -10,8 +10,10 @@ use serde_json::Value;
 
 use crate::cli;
 use crate::error::{Error, Result};
-use crate::phase::install::{self, DiskSpec, InstallMedia};
+use crate::phase::install::{self, InstallMedia};
 use crate::phase::profile::{self, Phase};
+use crate::xml::disk::{self, DiskSpec};
+use crate::xml::lexical;
 use crate::xml::{Document, Fragment};
 
 /// Examples shown by `--help` and in the man page.
@@ -272,6 +274,7 @@ fn json_error(input: &cli::Input, e: &serde_json::Error) -> Error {
 /// # Errors
 /// Missing name, bad values, or an install method the guest cannot use.
 pub fn generate(args: &Args) -> Result<String> {
+    check_strings(args)?;
     let final_xml = final_config(args)?;
     let phase = args.phase.unwrap_or(PhaseArg::Final);
     args.media.validate()?;
@@ -295,35 +298,77 @@ pub fn generate(args: &Args) -> Result<String> {
     profile::swap(&doc, &located, false)
 }
 
-/// Parses a memory size into KiB: a plain number is MiB, as in virt-install.
+/// Parses a memory size into KiB: a plain number is MiB, as in virt-install; units are
+/// libvirt's (K/KiB, M/MiB, G/GiB, T/TiB are powers of 1024; KB, MB, GB, TB powers of
+/// 1000); a decimal fraction is allowed (1.5GiB). Rounded up to whole KiB, as libvirt does.
 ///
 /// # Errors
-/// Not a size.
+/// Not a size, zero, or more than libvirt can hold.
 pub fn parse_memory_kib(text: &str) -> Result<u64> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let bad = |why: &str| Error::Usage(format!("--memory '{text}': {why}"));
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| Error::Usage(format!("--memory '{text}': not a size")))?;
-    let factor: u64 = match unit.trim() {
-        "" | "M" | "MiB" | "m" => 1024,
-        "K" | "KiB" | "k" => 1,
-        "G" | "GiB" | "g" => 1024 * 1024,
-        "T" | "TiB" | "t" => 1024 * 1024 * 1024,
-        "KB" => return Ok(number * 1000 / 1024),
-        "MB" => return Ok(number * 1_000_000 / 1024),
-        "GB" => return Ok(number * 1_000_000_000 / 1024),
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') || fraction.len() > 9 {
+        return Err(bad("not a size (a number, then a unit such as MiB or GiB)"));
+    }
+    let unit_bytes: u128 = match unit.trim() {
+        "" | "M" | "MiB" | "m" => 1 << 20,
+        "B" | "b" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "G" | "GiB" | "g" => 1 << 30,
+        "T" | "TiB" | "t" => 1 << 40,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
         _ => {
-            return Err(Error::Usage(format!(
-                "--memory '{text}': unknown unit (use KiB, MiB, GiB, TiB)"
-            )));
+            return Err(bad(
+                "unknown unit (use KiB, MiB, GiB, TiB, or KB, MB, GB, TB)",
+            ));
         }
     };
-    match number.checked_mul(factor) {
-        Some(kib) if kib > 0 => Ok(kib),
-        _ => Err(Error::Usage(format!("--memory '{text}': out of range"))),
+    // Exact arithmetic: the number as a fraction over 10^digits, in bytes.
+    let digits: u128 = format!("{whole}{fraction}")
+        .parse()
+        .map_err(|_| bad("out of range"))?;
+    let scale = 10u128.pow(fraction.len() as u32);
+    let bytes = digits
+        .checked_mul(unit_bytes)
+        .ok_or_else(|| bad("out of range"))?
+        .div_ceil(scale);
+    let kib = bytes.div_ceil(1024);
+    if kib == 0 {
+        return Err(bad("a guest needs memory"));
     }
+    // libvirt keeps sizes as bytes in an unsigned long long.
+    match u64::try_from(kib) {
+        Ok(kib) if kib <= u64::MAX / 1024 => Ok(kib),
+        _ => Err(bad("out of range")),
+    }
+}
+
+/// Refuses any string setting that XML cannot hold (a control character in `--name`, a
+/// `"\u0000"` in a JSON spec): it would give a document that is not well-formed.
+fn check_strings(args: &Args) -> Result<()> {
+    let Value::Object(fields) = serde_json::to_value(args).expect("Args serialize") else {
+        unreachable!("Args is a struct");
+    };
+    for (key, value) in &fields {
+        let values: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for v in values {
+            if let Value::String(text) = v {
+                lexical::check_text(&format!("--{key}"), text).map_err(Error::Edit)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A stable MAC for interface `index` of the guest with `uuid` (FNV-1a; the same inputs
@@ -419,7 +464,7 @@ fn final_config(args: &Args) -> Result<String> {
     }
 
     let mut devices = Fragment::new("devices");
-    let machine = install::Machine {
+    let machine = disk::Machine {
         domain_type: type_name,
         machine: args.machine.as_deref().unwrap_or(""),
         arch: &arch,
@@ -431,10 +476,10 @@ fn final_config(args: &Args) -> Result<String> {
         let bus = disk
             .bus
             .clone()
-            .unwrap_or_else(|| install::bus_for(&machine, &disk.device).to_string());
+            .unwrap_or_else(|| disk::bus_for(&machine, &disk.device).to_string());
         let target = match &disk.target {
             Some(t) => t.clone(),
-            None => install::first_free_target(&bus, &|name| taken.iter().any(|t| t == name)),
+            None => disk::first_free_target(&bus, &|name| taken.iter().any(|t| t == name))?,
         };
         if taken.contains(&target) {
             return Err(Error::Usage(format!(
@@ -628,6 +673,22 @@ mod tests {
         assert!(parse_memory_kib("lots").is_err());
         assert!(parse_memory_kib("0").is_err());
         assert!(parse_memory_kib("5 parsecs").is_err());
+        assert_eq!(parse_memory_kib("1.5GiB").unwrap(), 1536 * 1024);
+        assert_eq!(parse_memory_kib("1KB").unwrap(), 1);
+        assert_eq!(parse_memory_kib("2048KB").unwrap(), 2000);
+        assert_eq!(parse_memory_kib("1GB").unwrap(), 976_563);
+        for bad in [
+            "99999999999GB",
+            "99999999999999999999999",
+            "0.0",
+            "1.2.3",
+            ".",
+            "0KB",
+            "16777216TiB",
+        ] {
+            assert!(parse_memory_kib(bad).is_err(), "{bad}");
+        }
+        assert!(parse_memory_kib("16777215TiB").is_ok());
     }
 
     #[test]

@@ -17,6 +17,8 @@ use crate::xml::lexical;
 pub struct Attr<'a> {
     /// Qualified name as written (`xmlns:domkit`, `dev`).
     pub name: &'a str,
+    /// Offset of the attribute's name in the document (its value's closing quote ends it).
+    pub start: usize,
     /// The value with entities resolved (borrowed from the text when it has none).
     pub value: Cow<'a, str>,
     /// Byte range of the raw value (between the quotes) in the document.
@@ -517,7 +519,9 @@ impl<'a> Parser<'a> {
         let mut attrs = Vec::new();
         for attr in start.attributes().with_checks(true) {
             let attr = attr.map_err(|e| self.err(at, xml_error_message(&e.to_string())))?;
-            let name = self.borrowed(attr.key.into_inner(), at)?;
+            let key = attr.key.into_inner();
+            let name = self.borrowed(key, at)?;
+            let start = self.offset_of(key).unwrap_or(at);
             if !lexical::is_qname(name) {
                 return Err(self.err(at, format!("'{name}' is not an attribute name")));
             }
@@ -551,6 +555,7 @@ impl<'a> Parser<'a> {
                 .map_err(|(i, m)| self.err(value_start + i, m))?;
             attrs.push(Attr {
                 name,
+                start,
                 value,
                 value_range: value_start..value_end,
             });
@@ -630,6 +635,52 @@ fn decode_content(source: &str, text: &str, offset: usize, content: &str) -> Res
         }
     }
     Ok(out)
+}
+
+/// The name of the one element `text` consists of, checked for balanced tags and with
+/// nothing before or after it: how a recorded fragment is checked before it goes into a
+/// document (namespaces are checked on the whole document afterwards).
+///
+/// # Errors
+/// Why `text` is not exactly one complete element.
+pub fn single_element(text: &str) -> std::result::Result<&str, String> {
+    let mut reader = Reader::from_str(text);
+    let config = reader.config_mut();
+    config.check_end_names = true;
+    config.expand_empty_elements = false;
+    let mut depth = 0usize;
+    let mut name = None;
+    loop {
+        let at = reader.buffer_position() as usize;
+        let event = reader
+            .read_event()
+            .map_err(|e| xml_error_message(&e.to_string()))?;
+        match event {
+            Event::Eof if depth == 0 && name.is_some() => break,
+            Event::Eof => return Err("it ends inside an element".into()),
+            _ if depth == 0 && name.is_some() => {
+                return Err("something follows the element".into());
+            }
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                if depth == 0 {
+                    if at != 0 {
+                        return Err("something precedes the element".into());
+                    }
+                    let n = start.name().into_inner();
+                    name = Some(&text[..n.len() + 1][1..]);
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+            Event::End(_) if depth == 0 => return Err("an end tag without a start tag".into()),
+            Event::End(_) => depth -= 1,
+            Event::DocType(_) | Event::Decl(_) => return Err("a declaration inside".into()),
+            _ if depth == 0 => return Err("something precedes the element".into()),
+            _ => {}
+        }
+    }
+    name.ok_or_else(|| "no element".to_string())
 }
 
 /// Offset of the start of the line holding `pos`.

@@ -2,6 +2,7 @@
 //! insert a child where libvirt would put it, replace or remove an element with its line,
 //! and the explicit edits `domxml-rewrite` offers (`--boot`, `--kernel`, `--eject`, ...).
 
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use crate::error::{Error, Result};
@@ -27,15 +28,94 @@ where
 /// The byte range removing element `id` takes: its own line(s) when it stands alone,
 /// otherwise the element and the blanks between it and what precedes it.
 pub fn removal_range(doc: &Document<'_>, id: Id) -> Range<usize> {
+    removal_ranges(doc, &[id])
+        .pop()
+        .expect("one range per element")
+}
+
+/// The byte ranges removing all of `ids` (siblings or not) take, one per element, in the
+/// order given. An element that stands alone on its lines takes them with it; so does a run
+/// of removed siblings that together fill their lines (`<boot dev='cdrom'/> <boot
+/// dev='hd'/>` on one line): the first takes the line's start, the last its end, each the
+/// blanks before it, so the ranges meet without overlapping and no blank line stays
+/// behind. Any other element takes itself and the blanks back to what precedes it.
+pub fn removal_ranges(doc: &Document<'_>, ids: &[Id]) -> Vec<Range<usize>> {
+    let removed: HashSet<Id> = ids.iter().copied().collect();
+    // Each removed element's position among its siblings, one pass per parent.
+    let mut position: HashMap<Id, usize> = HashMap::with_capacity(ids.len());
+    let mut parents_seen = HashSet::new();
+    for &id in ids {
+        if let Some(parent) = doc.el(id).parent {
+            if parents_seen.insert(parent) {
+                for (i, &c) in doc.el(parent).children.iter().enumerate() {
+                    if removed.contains(&c) {
+                        position.insert(c, i);
+                    }
+                }
+            }
+        }
+    }
+    ids.iter()
+        .map(|&id| removal_range_among(doc, id, &removed, &position))
+        .collect()
+}
+
+fn removal_range_among(
+    doc: &Document<'_>,
+    id: Id,
+    removed: &HashSet<Id>,
+    position: &HashMap<Id, usize>,
+) -> Range<usize> {
     if let Some(lines) = doc.own_lines(id) {
         return lines;
     }
     let e = doc.el(id);
+    let (Some(parent), Some(&pos)) = (e.parent, position.get(&id)) else {
+        return e.start..e.end;
+    };
+    let siblings = &doc.el(parent).children;
+    // Neighbours in the same run: removed, with only blanks between.
+    let joined = |a: Id, b: Id| {
+        removed.contains(&a)
+            && removed.contains(&b)
+            && doc.text[doc.el(a).end..doc.el(b).start]
+                .bytes()
+                .all(|c| c.is_ascii_whitespace())
+    };
+    let previous = pos.checked_sub(1).map(|p| siblings[p]);
+    let next = siblings.get(pos + 1).copied();
+    let mut first = pos;
+    while first > 0 && joined(siblings[first - 1], siblings[first]) {
+        first -= 1;
+    }
+    let mut last = pos;
+    while last + 1 < siblings.len() && joined(siblings[last], siblings[last + 1]) {
+        last += 1;
+    }
+    let run_start = doc.el(siblings[first]).start;
+    let run_end = doc.el(siblings[last]).end;
+    let line = xml::line_start(doc.text, run_start);
+    let alone_before = doc.text[line..run_start]
+        .bytes()
+        .all(|b| b == b' ' || b == b'\t');
+    let after = doc.after_line(run_end);
+    let alone_after = after > run_end || run_end == doc.text.len();
+    if first < last && alone_before && alone_after {
+        let start = match previous {
+            Some(p) if pos > first => doc.el(p).end,
+            _ => line,
+        };
+        let end = match next {
+            Some(_) if pos < last => e.end,
+            _ if run_end == doc.text.len() => e.end,
+            _ => after,
+        };
+        return start..end;
+    }
     let before = doc.text[..e.start]
         .trim_end_matches([' ', '\t', '\r', '\n'])
         .len();
-    let floor = preceding_end(doc, id);
-    before.max(floor)..e.end
+    before.max(preceding_end(doc, id))..e.end
 }
 
 /// Where whatever precedes element `id` inside its parent ends: the previous sibling's end,
@@ -53,6 +133,14 @@ pub fn preceding_end(doc: &Document<'_>, id: Id) -> usize {
 /// A patch removing element `id` (with its line when it has one to itself).
 pub fn remove(doc: &Document<'_>, id: Id) -> Patch {
     Patch::remove(removal_range(doc, id))
+}
+
+/// Patches removing all of `ids` together (see [`removal_ranges`]).
+pub fn remove_all(doc: &Document<'_>, ids: &[Id]) -> Vec<Patch> {
+    removal_ranges(doc, ids)
+        .into_iter()
+        .map(Patch::remove)
+        .collect()
 }
 
 /// A patch replacing element `id` by `fragment`, indented like the element was.
@@ -183,10 +271,10 @@ pub fn set_child(
             if doc.raw(first) != f.render("", &doc.indent_unit(), doc.newline(), doc.quote()) {
                 patches.push(replace(doc, first, f));
             }
-            patches.extend(existing[1..].iter().map(|&e| remove(doc, e)));
+            patches.extend(remove_all(doc, &existing[1..]));
         }
         (Some(f), None) => patches.push(insert_ordered(doc, parent, f, order)),
-        (None, _) => patches.extend(existing.iter().map(|&e| remove(doc, e))),
+        (None, _) => patches.extend(remove_all(doc, &existing)),
     }
     patches
 }
@@ -243,7 +331,7 @@ pub fn set_os_boot(doc: &Document<'_>, devs: &[&str]) -> Result<Vec<Patch>> {
     if current == devs {
         return Ok(Vec::new());
     }
-    let mut patches: Vec<Patch> = existing.iter().map(|&b| remove(doc, b)).collect();
+    let mut patches = remove_all(doc, &existing);
     if !devs.is_empty() {
         let unit = doc.indent_unit();
         let nl = doc.newline().to_string();
@@ -300,13 +388,86 @@ pub fn eject(doc: &Document<'_>, target: &str) -> Result<Vec<Patch>> {
     Ok(eject_disk(doc, disk))
 }
 
-/// The patches ejecting disk `disk`'s media.
+/// The patches ejecting disk `disk`'s media as virt-install does (`set_source_path(None)`,
+/// `sync_path_props`): the `<source>` goes, the drive becomes `type='file'` (a network,
+/// volume or block drive has no source to name any more), and the driver's name and
+/// format, which described the media, go with it (the whole `<driver>` when that is all
+/// it held).
 pub fn eject_disk(doc: &Document<'_>, disk: Id) -> Vec<Patch> {
-    ["source", "driver"]
-        .iter()
-        .filter_map(|n| doc.child(disk, n))
-        .map(|c| remove(doc, c))
-        .collect()
+    let mut patches = set_attr(doc, disk, "type", "file");
+    let mut gone: Vec<Id> = doc.child(disk, "source").into_iter().collect();
+    if let Some(driver) = doc.child(disk, "driver") {
+        let media_only = doc.el(driver).children.is_empty()
+            && doc
+                .el(driver)
+                .attrs
+                .iter()
+                .all(|a| matches!(a.name, "name" | "type"));
+        if media_only {
+            gone.push(driver);
+        } else {
+            patches.extend(
+                ["name", "type"]
+                    .iter()
+                    .filter_map(|a| remove_attr(doc, driver, a)),
+            );
+        }
+    }
+    gone.sort_by_key(|&id| doc.el(id).start);
+    patches.extend(remove_all(doc, &gone));
+    patches
+}
+
+/// Puts `path` into drive `disk` (replacing any media it had). The drive's type follows the
+/// source, as virt-install's `sync_path_props` makes it: a host device (`/dev/...`) is a
+/// `type='block'` drive with `<source dev>`, anything else a `type='file'` drive with
+/// `<source file>`, whatever the drive was before (network, volume, ...).
+pub fn set_disk_source(doc: &Document<'_>, disk: Id, path: &str) -> Vec<Patch> {
+    let (kind, attr) = if path.starts_with("/dev/") {
+        ("block", "dev")
+    } else {
+        ("file", "file")
+    };
+    let mut patches = set_attr(doc, disk, "type", kind);
+    let source = Fragment::new("source").attr(attr, path);
+    patches.extend(set_child(doc, disk, "source", Some(&source), DISK_ORDER));
+    patches
+}
+
+/// A patch giving element `id`'s attribute `name` the value `value`: the value alone is
+/// replaced, or the attribute is added at the end of the start tag's attributes.
+pub fn set_attr(doc: &Document<'_>, id: Id, name: &str, value: &str) -> Vec<Patch> {
+    let e = doc.el(id);
+    let quote = doc.quote();
+    let escaped = match quote {
+        '\'' => xml::escape(value)
+            .replace("&apos;", "'")
+            .replace('\'', "&apos;"),
+        _ => xml::escape(value),
+    };
+    match e.attrs.iter().find(|a| a.name == name) {
+        Some(a) if a.value == value => Vec::new(),
+        Some(a) => vec![Patch::replace(a.value_range.clone(), escaped)],
+        None => {
+            let at = e
+                .attrs
+                .last()
+                .map_or(e.start + 1 + e.name.len(), |a| a.value_range.end + 1);
+            vec![Patch::insert(
+                at,
+                format!(" {name}={quote}{escaped}{quote}"),
+            )]
+        }
+    }
+}
+
+/// A patch removing element `id`'s attribute `name` with the blanks before it.
+pub fn remove_attr(doc: &Document<'_>, id: Id, name: &str) -> Option<Patch> {
+    let a = doc.el(id).attrs.iter().find(|a| a.name == name)?;
+    let before = doc.text[..a.start]
+        .trim_end_matches([' ', '\t', '\r', '\n'])
+        .len();
+    Some(Patch::remove(before..a.value_range.end + 1))
 }
 
 fn check_removable(doc: &Document<'_>, disk: Id, target: &str) -> Result<()> {
@@ -320,23 +481,15 @@ fn check_removable(doc: &Document<'_>, disk: Id, target: &str) -> Result<()> {
     Ok(())
 }
 
-/// Puts `path` into cdrom/floppy `target` (replacing any media it had).
+/// Puts `path` into cdrom/floppy `target` (replacing any media it had); see
+/// [`set_disk_source`].
 ///
 /// # Errors
 /// No such device, or it is not removable media.
 pub fn insert_media(doc: &Document<'_>, target: &str, path: &str) -> Result<Vec<Patch>> {
     let disk = require_device(doc, target)?;
     check_removable(doc, disk, target)?;
-    let source = Fragment::new("source").attr(source_attr(doc, disk), path);
-    Ok(set_child(doc, disk, "source", Some(&source), DISK_ORDER))
-}
-
-/// The `<source>` attribute naming a disk's image: `dev` for block disks, else `file`.
-fn source_attr(doc: &Document<'_>, disk: Id) -> &'static str {
-    match doc.attr(disk, "type") {
-        Some("block") => "dev",
-        _ => "file",
-    }
+    Ok(set_disk_source(doc, disk, path))
 }
 
 /// Removes a device by disk target or interface MAC.

@@ -2,6 +2,7 @@
 //! the lexical rules of XML it enforces, what domkit knows about libvirt's `<domain>`, and
 //! the edits made on it.
 
+pub mod disk;
 pub mod document;
 pub mod domain;
 pub mod edit;

@@ -1,0 +1,265 @@
+//! Disks as domkit adds them: the `--disk`/`--install-disk` flag syntax, the bus a new
+//! disk gets on a machine, and target names as libvirt numbers them.
+
+use std::collections::HashSet;
+
+use crate::error::{Error, Result};
+use crate::xml::domain;
+use crate::xml::{Document, Fragment};
+
+/// A disk as given on the command line: `PATH[,bus=,format=,device=,target=,readonly]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskSpec {
+    /// Image path (a block device when it starts with `/dev/`).
+    pub path: String,
+    /// `disk`, `cdrom`, `floppy` or `lun`.
+    pub device: String,
+    /// Bus; chosen from the domain when absent.
+    pub bus: Option<String>,
+    /// Image format for the driver (`raw`, `qcow2`).
+    pub format: Option<String>,
+    /// Target device name; the first free one on the bus when absent.
+    pub target: Option<String>,
+    /// Read-only (always for cdroms).
+    pub readonly: bool,
+}
+
+impl DiskSpec {
+    /// Parses `PATH[,OPT=VAL...]`; `default_device` applies when `device=` is absent.
+    ///
+    /// # Errors
+    /// An unknown option or a bad value, as a usage error.
+    pub fn parse(flag: &str, spec: &str, default_device: &str) -> Result<DiskSpec> {
+        let mut parts = spec.split(',');
+        let path = parts.next().unwrap_or_default().to_string();
+        if path.is_empty() {
+            return Err(Error::Usage(format!("{flag} '{spec}': no path")));
+        }
+        let mut disk = DiskSpec {
+            path,
+            device: default_device.to_string(),
+            ..DiskSpec::default()
+        };
+        for part in parts {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            match key {
+                "bus" => disk.bus = Some(non_empty(flag, spec, key, value)?),
+                "format" => disk.format = Some(non_empty(flag, spec, key, value)?),
+                "target" => disk.target = Some(non_empty(flag, spec, key, value)?),
+                "device" => {
+                    if !matches!(value, "disk" | "cdrom" | "floppy" | "lun") {
+                        return Err(Error::Usage(format!(
+                            "{flag} '{spec}': device must be disk, cdrom, floppy or lun"
+                        )));
+                    }
+                    disk.device = value.to_string();
+                }
+                "readonly" if value.is_empty() || value == "yes" || value == "on" => {
+                    disk.readonly = true
+                }
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "{flag} '{spec}': unknown option '{part}' (known: bus=, format=, device=, target=, readonly)"
+                    )));
+                }
+            }
+        }
+        Ok(disk)
+    }
+
+    /// The `<disk>` fragment for this disk on `bus` as `target`, with an optional boot order.
+    pub fn fragment(&self, bus: &str, target: &str, boot_order: Option<u32>) -> Fragment {
+        let block = self.path.starts_with("/dev/");
+        Fragment::new("disk")
+            .attr("type", if block { "block" } else { "file" })
+            .attr("device", self.device.as_str())
+            .child_opt(self.format.as_ref().map(|f| {
+                Fragment::new("driver")
+                    .attr("name", "qemu")
+                    .attr("type", f.as_str())
+            }))
+            .child(
+                Fragment::new("source")
+                    .attr(if block { "dev" } else { "file" }, self.path.as_str()),
+            )
+            .child(Fragment::new("target").attr("dev", target).attr("bus", bus))
+            .child_opt(boot_order.map(|o| Fragment::new("boot").attr("order", o.to_string())))
+            .child_opt((self.readonly || self.device == "cdrom").then(|| Fragment::new("readonly")))
+    }
+}
+
+fn non_empty(flag: &str, spec: &str, key: &str, value: &str) -> Result<String> {
+    if value.is_empty() {
+        return Err(Error::Usage(format!(
+            "{flag} '{spec}': {key}= needs a value"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// What decides the bus of a new disk.
+#[derive(Debug, Clone, Copy)]
+pub struct Machine<'s> {
+    /// The domain's `type` (kvm, qemu, xen, test).
+    pub domain_type: &'s str,
+    /// `<os><type machine>` (pc, q35, virt, ...), empty when unset.
+    pub machine: &'s str,
+    /// `<os><type arch>`.
+    pub arch: &'s str,
+    /// A Xen paravirt guest (`<os><type>xen</type>`).
+    pub paravirt: bool,
+}
+
+/// The bus a new disk of kind `device` gets: virtio disks under KVM/QEMU and bhyve, xen
+/// under Xen, removable media on SATA for q35 and bhyve, IDE on other x86 machines, SCSI
+/// elsewhere (libvirt adds the SCSI controller).
+pub fn bus_for(machine: &Machine<'_>, device: &str) -> &'static str {
+    let x86 = matches!(machine.arch, "x86_64" | "i686" | "i386");
+    match device {
+        _ if machine.paravirt => "xen",
+        "floppy" => "fdc",
+        // bhyve emulates virtio-blk and AHCI only; CD-ROMs must be on AHCI (SATA).
+        "disk" | "lun" if machine.domain_type == "bhyve" => "virtio",
+        _ if machine.domain_type == "bhyve" => "sata",
+        "disk" | "lun" if matches!(machine.domain_type, "kvm" | "qemu") => "virtio",
+        "disk" | "lun" if machine.domain_type == "xen" => "xen",
+        _ if machine.machine.contains("q35") => "sata",
+        _ if x86 => "ide",
+        _ => "scsi",
+    }
+}
+
+/// The bus a new disk of kind `device` gets in this domain (see [`bus_for`]).
+pub fn default_bus(doc: &Document<'_>, device: &str) -> &'static str {
+    let os_type = domain::os(doc).and_then(|o| doc.child(o, "type"));
+    let machine = Machine {
+        domain_type: domain::domain_type(doc).unwrap_or(""),
+        machine: os_type.and_then(|t| doc.attr(t, "machine")).unwrap_or(""),
+        arch: os_type
+            .and_then(|t| doc.attr(t, "arch"))
+            .unwrap_or("x86_64"),
+        paravirt: os_type
+            .and_then(|t| doc.text_of(t).ok())
+            .is_some_and(|t| t == "xen" || t == "linux"),
+    };
+    bus_for(&machine, device)
+}
+
+/// The target name of disk `index` with `prefix`, as libvirt numbers them
+/// (`virIndexToDiskName`): vda..vdz, then vdaa..vdaz, vdba, ... vdzz, vdaaa.
+pub fn target_name(prefix: &str, index: usize) -> String {
+    let mut letters = Vec::new();
+    let mut i = index;
+    loop {
+        letters.push(b'a' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    letters.reverse();
+    format!(
+        "{prefix}{}",
+        String::from_utf8(letters).expect("ASCII letters")
+    )
+}
+
+/// The target name prefix of `bus` and how many targets it has (`None`: no limit that
+/// matters): IDE has two buses of two units (hda-hdd), the floppy controller two drives.
+fn bus_targets(bus: &str) -> (&'static str, Option<usize>) {
+    match bus {
+        "virtio" => ("vd", None),
+        "ide" => ("hd", Some(4)),
+        "xen" => ("xvd", None),
+        "fdc" => ("fd", Some(2)),
+        _ => ("sd", None),
+    }
+}
+
+/// The first target name on `bus` (`vda`, `hdc`, `sdb`, ..., `vdaa`) that `used` does not
+/// claim.
+///
+/// # Errors
+/// Every target of a bus with few (IDE, floppy) is taken.
+pub fn first_free_target(bus: &str, used: &dyn Fn(&str) -> bool) -> Result<String> {
+    let (prefix, limit) = bus_targets(bus);
+    let mut index = 0;
+    loop {
+        if limit.is_some_and(|l| index >= l) {
+            return Err(Error::Edit(format!(
+                "no free {bus} target ({}..{} are taken): give the disk another bus= or a target=",
+                target_name(prefix, 0),
+                target_name(prefix, index - 1)
+            )));
+        }
+        let name = target_name(prefix, index);
+        if !used(&name) {
+            return Ok(name);
+        }
+        index += 1;
+    }
+}
+
+/// The bus and first free target for a new disk of kind `device` in this domain: its
+/// default bus, or SATA when that is IDE and all four IDE places are taken (libvirt adds the
+/// AHCI controller; SeaBIOS boots from it).
+///
+/// # Errors
+/// No free target (a third floppy).
+pub fn new_target(
+    doc: &Document<'_>,
+    device: &str,
+    taken: &[String],
+) -> Result<(&'static str, String)> {
+    let bus = default_bus(doc, device);
+    match free_target(doc, bus, taken) {
+        Ok(target) => Ok((bus, target)),
+        Err(_) if bus == "ide" => Ok(("sata", free_target(doc, "sata", taken)?)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The disk targets a domain uses.
+pub fn used_targets<'d>(doc: &'d Document<'_>) -> HashSet<&'d str> {
+    match domain::devices(doc) {
+        Some(d) => doc
+            .children_named(d, "disk")
+            .filter_map(|disk| domain::disk_target(doc, disk))
+            .collect(),
+        None => HashSet::new(),
+    }
+}
+
+/// The first target on `bus` free in the domain's disks and in `taken`.
+///
+/// # Errors
+/// See [`first_free_target`].
+pub fn free_target(doc: &Document<'_>, bus: &str, taken: &[String]) -> Result<String> {
+    let used = used_targets(doc);
+    first_free_target(bus, &|name| {
+        used.contains(name) || taken.iter().any(|t| t == name)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_names_count_like_libvirt() {
+        assert_eq!(target_name("vd", 0), "vda");
+        assert_eq!(target_name("vd", 25), "vdz");
+        assert_eq!(target_name("vd", 26), "vdaa");
+        assert_eq!(target_name("vd", 27), "vdab");
+        assert_eq!(target_name("vd", 701), "vdzz");
+        assert_eq!(target_name("vd", 702), "vdaaa");
+        let used: Vec<String> = (0..27).map(|i| target_name("vd", i)).collect();
+        assert_eq!(
+            first_free_target("virtio", &|n| used.iter().any(|u| u == n)).unwrap(),
+            "vdab"
+        );
+        let ide = ["hda", "hdb", "hdc", "hdd"];
+        let err = first_free_target("ide", &|n| ide.contains(&n)).unwrap_err();
+        assert!(err.to_string().contains("hda..hdd"), "{err}");
+    }
+}
