@@ -3,24 +3,36 @@
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
-MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/domkit
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/vendor-completions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 DESTDIR ?=
 CARGO ?= cargo
 TOOLS := domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown
+# The cargo profile `build` makes and `install` copies from: release, unless told
+# otherwise (`make check` installs the dev build its tests made: PROFILE=dev).
+PROFILE ?= release
+PROFILE_DIR = target/$(if $(filter dev test,$(PROFILE)),debug,$(PROFILE))
+# What `install` makes first; empty installs what is already built.
+INSTALL_BUILD ?= build
 
-.PHONY: all build deps check fmt-check clippy test man man-lint completions bench demo install uninstall clean
+.PHONY: all build deps check fmt-check clippy test man man-lint completions install-check \
+	bench demo install uninstall clean
 
 all: build
 
 build:
-	$(CARGO) build --release --locked
+	$(CARGO) build --profile $(PROFILE) --locked
 
 # Debian packages for building, the private test hypervisor, the test guest and the peers.
 deps:
 	scripts/deps.sh
 
 # Everything CI runs.
-check: deps fmt-check clippy test man-lint
+check: deps fmt-check clippy test man-lint install-check
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -40,6 +52,12 @@ man:
 completions:
 	DOMKIT_BLESS=1 $(CARGO) test --locked --test completions completions_match_the_clap_definitions
 
+# make install into a DESTDIR from the dev build the tests made, list exactly what
+# landed, check it against what should, run an installed tool, then make uninstall and
+# check that no file is left.
+install-check:
+	scripts/install-check.sh
+
 man-lint:
 	@out=$$(groff -man -ww -z man/*.1 man/*.5 man/*.7 2>&1); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 
@@ -51,15 +69,34 @@ bench: deps
 demo: deps build
 	scripts/demo.sh
 
-install: build
-	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man7"
-	for t in $(TOOLS); do install -m 0755 "target/release/$$t" "$(DESTDIR)$(BINDIR)/$$t"; done
-	install -m 0644 man/*.1 "$(DESTDIR)$(MANDIR)/man1/"
-	install -m 0644 man/*.7 "$(DESTDIR)$(MANDIR)/man7/"
+# Tools, man pages (sections 1, 5, 7), the records' JSON Schema and the bash, zsh and fish
+# completions, under PREFIX, honouring DESTDIR and the *DIR variables above.
+install: $(INSTALL_BUILD)
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man5" \
+		"$(DESTDIR)$(MANDIR)/man7" "$(DESTDIR)$(DOCDIR)" "$(DESTDIR)$(BASHCOMPDIR)" \
+		"$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)"
+	for t in $(TOOLS); do \
+		install -m 0755 "$(PROFILE_DIR)/$$t" "$(DESTDIR)$(BINDIR)/$$t" && \
+		install -m 0644 "man/$$t.1" "$(DESTDIR)$(MANDIR)/man1/$$t.1" && \
+		install -m 0644 "completions/bash/$$t" "$(DESTDIR)$(BASHCOMPDIR)/$$t" && \
+		install -m 0644 "completions/zsh/_$$t" "$(DESTDIR)$(ZSHCOMPDIR)/_$$t" && \
+		install -m 0644 "completions/fish/$$t.fish" "$(DESTDIR)$(FISHCOMPDIR)/$$t.fish" \
+		|| exit 1; \
+	done
+	install -m 0644 man/domkit-record.5 "$(DESTDIR)$(MANDIR)/man5/domkit-record.5"
+	install -m 0644 man/domkit.7 "$(DESTDIR)$(MANDIR)/man7/domkit.7"
+	install -m 0644 doc/record.schema.json "$(DESTDIR)$(DOCDIR)/record.schema.json"
 
+# Everything install put there (the shared folders stay; domkit's own doc folder goes).
 uninstall:
-	for t in $(TOOLS); do rm -f "$(DESTDIR)$(BINDIR)/$$t" "$(DESTDIR)$(MANDIR)/man1/$$t.1"; done
-	rm -f "$(DESTDIR)$(MANDIR)/man7/domkit.7"
+	for t in $(TOOLS); do \
+		rm -f "$(DESTDIR)$(BINDIR)/$$t" "$(DESTDIR)$(MANDIR)/man1/$$t.1" \
+			"$(DESTDIR)$(BASHCOMPDIR)/$$t" "$(DESTDIR)$(ZSHCOMPDIR)/_$$t" \
+			"$(DESTDIR)$(FISHCOMPDIR)/$$t.fish"; \
+	done
+	rm -f "$(DESTDIR)$(MANDIR)/man5/domkit-record.5" "$(DESTDIR)$(MANDIR)/man7/domkit.7" \
+		"$(DESTDIR)$(DOCDIR)/record.schema.json"
+	if [ -d "$(DESTDIR)$(DOCDIR)" ]; then rmdir "$(DESTDIR)$(DOCDIR)"; fi
 
 clean:
 	$(CARGO) clean
