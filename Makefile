@@ -20,7 +20,7 @@ PROFILE_DIR = target/$(if $(filter dev test,$(PROFILE)),debug,$(PROFILE))
 INSTALL_BUILD ?= build
 
 .PHONY: all build deps check fmt-check clippy test man man-lint completions install-check \
-	bench demo install uninstall clean
+	bench demo install uninstall deb clean
 
 all: build
 
@@ -97,6 +97,10 @@ uninstall:
 	rm -f "$(DESTDIR)$(MANDIR)/man5/domkit-record.5" "$(DESTDIR)$(MANDIR)/man7/domkit.7" \
 		"$(DESTDIR)$(DOCDIR)/record.schema.json"
 	if [ -d "$(DESTDIR)$(DOCDIR)" ]; then rmdir "$(DESTDIR)$(DOCDIR)"; fi
+
+# A Debian package of the release build (target/debian/), checked by lintian.
+deb:
+	scripts/deb.sh
 
 clean:
 	$(CARGO) clean

@@ -12,6 +12,8 @@ packages=(
   busybox-static syslinux syslinux-common isolinux mtools xorriso cpio
   # man-page lint; the shells whose completions the tests run
   groff-base zsh fish
+  # `make deb` (CI builds, lints and installs the package)
+  dpkg-dev lintian
   # the peers measured beside domkit in `make bench`
   virtinst time python3
 )
