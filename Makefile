@@ -1,4 +1,4 @@
-# domkit: build, test, document, benchmark and install the five tools.
+# domkit: build, test, document, benchmark and install the tools.
 # `make demo` and `make check` do all their own set-up on a fresh Debian 12 machine.
 
 PREFIX ?= /usr/local
@@ -11,7 +11,7 @@ ZSHCOMPDIR ?= $(DATADIR)/zsh/vendor-completions
 FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 DESTDIR ?=
 CARGO ?= cargo
-TOOLS := domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown
+TOOLS := domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown dom-media
 # The cargo profile `build` makes and `install` copies from: release, unless told
 # otherwise (`make check` installs the dev build its tests made: PROFILE=dev).
 PROFILE ?= release

@@ -47,13 +47,14 @@ fn tools() -> Vec<Tool> {
         }
     }
     use Positional::*;
-    use domkit::tools::{create, define, generate, rewrite, wait};
+    use domkit::tools::{create, define, generate, media, rewrite, wait};
     vec![
         tool::<generate::Args>("domxml-gen", Files),
         tool::<rewrite::Args>("domxml-rewrite", Files),
         tool::<define::Args>("dom-define", Files),
         tool::<create::Args>("dom-create", FilesAndDomains),
         tool::<wait::Args>("dom-wait-shutdown", Domains),
+        tool::<media::Args>("dom-media", Files),
     ]
 }
 
@@ -481,7 +482,7 @@ fn zsh_loads_every_file_and_registers_each_tool() {
             path(Shell::Zsh, tool.name).display()
         ));
     }
-    script.push_str("for t in domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown; do print -r -- \"$t=$_comps[$t]\"; done\n");
+    script.push_str("for t in domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown dom-media; do print -r -- \"$t=$_comps[$t]\"; done\n");
     let out = run_shell("zsh", &["-f", "-c"], &script, None);
     for tool in tools() {
         assert!(

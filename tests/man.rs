@@ -28,6 +28,7 @@ fn pages() -> Vec<Page> {
         page::<domkit::tools::define::Args>("dom-define", domkit::tools::define::EXAMPLES),
         page::<domkit::tools::create::Args>("dom-create", domkit::tools::create::EXAMPLES),
         page::<domkit::tools::wait::Args>("dom-wait-shutdown", domkit::tools::wait::EXAMPLES),
+        page::<domkit::tools::media::Args>("dom-media", domkit::tools::media::EXAMPLES),
     ]
 }
 
@@ -39,6 +40,34 @@ fn roff(text: &str) -> String {
     } else {
         escaped
     }
+}
+
+/// One section per subcommand (dom-media's inspect, extract, seed): its synopsis, what it
+/// does, and its options.
+fn render_subcommands(page: &Page) -> String {
+    let mut text = String::new();
+    for sub in page.command.get_subcommands() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        let full = format!("{} {}", page.name, sub.get_name());
+        let sub = sub.clone().bin_name(full.clone());
+        let man = clap_mangen::Man::new(sub);
+        let mut out = Vec::new();
+        man.render_synopsis_section(&mut out).unwrap();
+        man.render_description_section(&mut out).unwrap();
+        man.render_options_section(&mut out).unwrap();
+        let body = String::from_utf8(out).unwrap();
+        let body = body
+            .replace(
+                ".SH SYNOPSIS\n",
+                &format!(".SH \"{}\"\n", roff(&full.to_uppercase())),
+            )
+            .replace(".SH DESCRIPTION\n", ".PP\n")
+            .replace(".SH OPTIONS\n", ".SS Options\n");
+        text.push_str(&body);
+    }
+    text
 }
 
 fn render(page: &Page) -> String {
@@ -54,6 +83,7 @@ fn render(page: &Page) -> String {
     man.render_description_section(&mut out).unwrap();
     man.render_options_section(&mut out).unwrap();
     let mut text = String::from_utf8(out).unwrap();
+    text.push_str(&render_subcommands(page));
 
     text.push_str(".SH EXAMPLES\n");
     for line in page.examples.lines().skip(1) {
@@ -69,9 +99,8 @@ fn render(page: &Page) -> String {
         .filter(|p| p.name != page.name)
         .map(|p| format!(".BR {} (1),", p.name))
         .chain(
-            // The records the libvirt tools print and read.
-            page.name
-                .starts_with("dom-")
+            // The records the libvirt tools print and read (dom-media prints none).
+            (page.name.starts_with("dom-") && page.name != "dom-media")
                 .then(|| ".BR domkit\\-record (5),".to_string()),
         )
         .chain([

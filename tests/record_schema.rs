@@ -240,7 +240,8 @@ fn every_record_in_the_trycmd_cases_matches_the_schema() {
             .to_string_lossy();
         let text = fs::read_to_string(&file).unwrap();
         // The libvirt tools' records; their --help and --version have no line like one.
-        if !tool.starts_with("dom-") {
+        // dom-media talks to no libvirt: its JSON is media descriptions and specs.
+        if !tool.starts_with("dom-") || tool == "dom-media" {
             continue;
         }
         for line in text.lines().filter(|l| l.starts_with('{')) {

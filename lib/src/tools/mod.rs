@@ -4,5 +4,6 @@
 pub mod create;
 pub mod define;
 pub mod generate;
+pub mod media;
 pub mod rewrite;
 pub mod wait;

@@ -1,0 +1,483 @@
+//! dom-media on real images: ISOs built by xorriso in the layouts distributions use (Rock
+//! Ridge, Joliet, plain ISO 9660), FAI's, hostile ones (escaping symlinks, truncation,
+//! flipped bytes), and seeds read back by domkit's reader, xorriso, blkid and mtools.
+
+use std::fs;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use domkit::media::iso9660::{Iso, Kind, Names};
+use serde_json::Value;
+
+const MEDIA: &str = env!("CARGO_BIN_EXE_dom-media");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("media-{name}"));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(MEDIA).args(args).output().unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "dom-media failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn write(path: &Path, data: &[u8]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, data).unwrap();
+}
+
+/// Distinct contents per file, so that a copy of the wrong file is noticed.
+fn blob(tag: &str, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ tag.len() as u8 ^ tag.as_bytes()[i % tag.len()])
+        .collect()
+}
+
+/// xorriso builds the image: `extra` picks Rock Ridge / Joliet and the volume id.
+fn xorriso(tree: &Path, iso: &Path, extra: &[&str]) {
+    let status = Command::new("xorriso")
+        .args(extra)
+        .arg("-outdev")
+        .arg(iso)
+        .arg("-map")
+        .arg(tree)
+        .arg("/")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("xorriso (scripts/deps.sh installs it)");
+    assert!(status.success());
+}
+
+/// A Debian netinst layout: install.amd with gtk and xen variants, an ISOLINUX menu.
+fn debian_tree(dir: &Path) -> PathBuf {
+    let tree = dir.join("tree");
+    for variant in ["", "gtk/", "xen/"] {
+        write(
+            &tree.join(format!("install.amd/{variant}vmlinuz")),
+            &blob(&format!("kernel{variant}"), 300_000),
+        );
+        write(
+            &tree.join(format!("install.amd/{variant}initrd.gz")),
+            &blob(&format!("initrd{variant}"), 700_001),
+        );
+    }
+    write(
+        &tree.join("isolinux/txt.cfg"),
+        b"label install\n\tmenu label ^Install\n\tkernel /install.amd/vmlinuz\n\tappend vga=788 initrd=/install.amd/initrd.gz --- quiet\n",
+    );
+    tree
+}
+
+#[test]
+fn inspect_and_extract_a_debian_layout_with_rock_ridge() {
+    let dir = scratch("debian");
+    let tree = debian_tree(&dir);
+    let iso = dir.join("debian.iso");
+    xorriso(
+        &tree,
+        &iso,
+        &["-volid", "Debian 12.5.0 amd64 n", "-joliet", "on"],
+    );
+    let info = json(&run(&["inspect", iso.to_str().unwrap()]));
+    assert_eq!(info["volume-id"], "Debian 12.5.0 amd64 n");
+    assert_eq!(info["names"], "rock-ridge");
+    assert_eq!(info["kernel"], "/install.amd/vmlinuz");
+    assert_eq!(info["initrd"], "/install.amd/initrd.gz");
+    assert_eq!(info["layout"], "debian");
+    assert_eq!(info["cmdline"], "vga=788 --- quiet");
+    let variants: Vec<&str> = info["boots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["variant"].as_str())
+        .collect();
+    assert_eq!(variants, ["gtk", "xen"]);
+
+    let out = dir.join("boot");
+    let spec = json(&run(&[
+        "extract",
+        iso.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]));
+    let out = fs::canonicalize(&out).unwrap();
+    assert_eq!(spec["kernel"], out.join("vmlinuz").to_str().unwrap());
+    assert_eq!(spec["initrd"], out.join("initrd.gz").to_str().unwrap());
+    assert_eq!(spec["cmdline"], "vga=788 --- quiet");
+    let iso_abs = fs::canonicalize(&iso).unwrap();
+    assert_eq!(
+        spec["install-disk"][0],
+        format!("{},device=cdrom", iso_abs.display())
+    );
+    assert_eq!(
+        fs::read(out.join("vmlinuz")).unwrap(),
+        fs::read(tree.join("install.amd/vmlinuz")).unwrap()
+    );
+    assert_eq!(
+        fs::read(out.join("initrd.gz")).unwrap(),
+        fs::read(tree.join("install.amd/initrd.gz")).unwrap()
+    );
+    // The JSON is a domxml-gen spec as it stands.
+    let spec_file = dir.join("spec.json");
+    let mut full = spec.clone();
+    full["name"] = "vm1".into();
+    full["disk"] = serde_json::json!(["/img/vm1.qcow2"]);
+    fs::write(&spec_file, full.to_string()).unwrap();
+    let generated = Command::new(env!("CARGO_BIN_EXE_domxml-gen"))
+        .args(["--phase", "install", "--spec", spec_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let xml = String::from_utf8(generated.stdout).unwrap();
+    assert!(xml.contains(&format!(
+        "<kernel>{}</kernel>",
+        out.join("vmlinuz").display()
+    )));
+    assert!(xml.contains("<cmdline>vga=788 --- quiet</cmdline>"));
+    assert!(xml.contains(&iso_abs.display().to_string()));
+}
+
+#[test]
+fn extract_never_overwrites_unless_forced_and_never_through_a_symlink() {
+    let dir = scratch("overwrite");
+    let tree = debian_tree(&dir);
+    let iso = dir.join("d.iso");
+    xorriso(&tree, &iso, &[]);
+    let out = dir.join("out");
+    fs::create_dir_all(&out).unwrap();
+    let victim = dir.join("victim");
+    fs::write(&victim, b"keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("initrd.gz")).unwrap();
+    let args = ["extract", iso.to_str().unwrap(), out.to_str().unwrap()];
+
+    let refused = run(&args);
+    assert_eq!(refused.status.code(), Some(4));
+    assert!(refused.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    // Nothing was written: not the kernel either, and no temporary files.
+    let names: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["initrd.gz"]);
+
+    let forced = run(&[
+        "extract",
+        "--force",
+        iso.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    json(&forced);
+    assert_eq!(fs::read(&victim).unwrap(), b"keep me");
+    assert!(
+        !fs::symlink_metadata(out.join("initrd.gz"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(
+        fs::read(out.join("initrd.gz")).unwrap(),
+        fs::read(tree.join("install.amd/initrd.gz")).unwrap()
+    );
+}
+
+#[test]
+fn joliet_only_and_plain_images() {
+    let dir = scratch("names");
+    let tree = debian_tree(&dir);
+    let joliet = dir.join("joliet.iso");
+    xorriso(&tree, &joliet, &["-rockridge", "off", "-joliet", "on"]);
+    let info = json(&run(&["inspect", joliet.to_str().unwrap()]));
+    assert_eq!(info["names"], "joliet");
+    assert_eq!(info["kernel"], "/install.amd/vmlinuz");
+
+    let plain = dir.join("plain.iso");
+    xorriso(&tree, &plain, &["-rockridge", "off", "-joliet", "off"]);
+    let mut iso = Iso::open(fs::File::open(&plain).unwrap()).unwrap();
+    assert_eq!(iso.names(), Names::Plain);
+    // Level-1 names as a mount shows them: no version, lower case, any case looks them up.
+    let kernel = iso.lookup("/INSTALL_AMD/VMLINUZ").unwrap().unwrap();
+    assert_eq!(kernel.name, "vmlinuz");
+    let mut data = Vec::new();
+    iso.copy_to(&kernel, &mut data).unwrap();
+    assert_eq!(data, fs::read(tree.join("install.amd/vmlinuz")).unwrap());
+    assert!(iso.lookup("/install_amd/initrd.gz").unwrap().is_some());
+}
+
+#[test]
+fn fai_cd_layout_with_its_grub_command_line() {
+    let dir = scratch("fai");
+    let tree = dir.join("tree");
+    write(&tree.join("FAI-CD"), b"");
+    write(&tree.join("boot/vmlinuz"), &blob("fai-kernel", 100_000));
+    write(&tree.join("boot/initrd.img"), &blob("fai-initrd", 200_000));
+    write(&tree.join("boot/config-6.1.0-18-amd64"), b"CONFIG_X=y\n");
+    write(
+        &tree.join("boot/grub/grub.cfg"),
+        b"set default=\"0\"\nmenuentry \"FAI client installation\" --unrestricted {\n    search --set=root --file /FAI-CD\n    linux   /boot/vmlinuz FAI_FLAGS=\"menu,verbose,createvt\" FAI_ACTION=install FAI_CONFIG_SRC=file:///var/lib/fai/config rd.live.image root=live:CDLABEL=FAI_CD rd.neednet ip=dhcp quiet\n    initrd  /boot/initrd.img\n}\n",
+    );
+    write(&tree.join("LiveOS/squashfs.img"), &blob("squash", 50_000));
+    let iso = dir.join("fai.iso");
+    xorriso(
+        &tree,
+        &iso,
+        &[
+            "-volid",
+            "FAI_CD",
+            "-application_id",
+            "Fully Automatic Installation by Thomas Lange, 6.0.5",
+        ],
+    );
+    let info = json(&run(&["inspect", iso.to_str().unwrap()]));
+    assert_eq!(info["volume-id"], "FAI_CD");
+    assert_eq!(info["layout"], "fai");
+    assert_eq!(info["kernel"], "/boot/vmlinuz");
+    assert_eq!(info["initrd"], "/boot/initrd.img");
+    let cmdline = info["cmdline"].as_str().unwrap();
+    assert!(cmdline.starts_with("FAI_FLAGS=\"menu,verbose,createvt\" FAI_ACTION=install"));
+    assert!(cmdline.contains("root=live:CDLABEL=FAI_CD"));
+    let spec = json(&run(&[
+        "extract",
+        "--no-iso",
+        iso.to_str().unwrap(),
+        dir.join("k").to_str().unwrap(),
+    ]));
+    assert!(spec.get("install-disk").is_none());
+    assert_eq!(spec["cmdline"], cmdline);
+}
+
+#[test]
+fn symlinks_resolve_inside_the_image_only() {
+    let dir = scratch("symlinks");
+    let tree = dir.join("tree");
+    write(&tree.join("boot/vmlinuz-6.1"), &blob("k", 1000));
+    write(&tree.join("boot/initrd.img-6.1"), &blob("i", 1000));
+    std::os::unix::fs::symlink("vmlinuz-6.1", tree.join("boot/vmlinuz")).unwrap();
+    std::os::unix::fs::symlink("/boot/initrd.img-6.1", tree.join("boot/initrd.img")).unwrap();
+    // Targets that name the host's files: inside the image they resolve to nothing (or
+    // to the image's own root), never to /etc/passwd of the machine.
+    std::os::unix::fs::symlink("../../../../etc/passwd", tree.join("boot/escape")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", tree.join("abs")).unwrap();
+    std::os::unix::fs::symlink("loop", tree.join("loop")).unwrap();
+    let iso = dir.join("links.iso");
+    xorriso(&tree, &iso, &[]);
+    let mut img = Iso::open(fs::File::open(&iso).unwrap()).unwrap();
+    let k = img.lookup("/boot/vmlinuz").unwrap().unwrap();
+    assert_eq!((k.kind, k.size), (Kind::File, 1000));
+    assert!(img.lookup("/boot/initrd.img").unwrap().is_some());
+    assert!(img.lookup("/boot/escape").unwrap().is_none());
+    assert!(img.lookup("/abs").unwrap().is_none());
+    assert!(img.lookup("/loop").is_err(), "a symlink loop is an error");
+
+    let out = dir.join("out");
+    let spec = run(&[
+        "extract",
+        "--kernel",
+        "/boot/escape",
+        "--initrd",
+        "/boot/initrd.img",
+        iso.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(spec.status.code(), Some(3));
+    assert!(!out.join("escape").exists());
+}
+
+/// Every prefix and many one-byte corruptions of a real image: an error or a result,
+/// never a panic, a hang or a huge allocation.
+#[test]
+fn damaged_images_are_refused_without_panics() {
+    let dir = scratch("damaged");
+    let tree = debian_tree(&dir);
+    let iso = dir.join("d.iso");
+    xorriso(&tree, &iso, &["-joliet", "on"]);
+    let good = fs::read(&iso).unwrap();
+    // Only the metadata sectors matter: the first 40 sectors hold descriptors,
+    // path tables and directories; file data comes later.
+    let meta = 40 * 2048;
+    let exercise = |data: Vec<u8>| {
+        if let Ok(mut img) = Iso::open(Cursor::new(data)) {
+            let _ = img.walk(10_000);
+            if let Ok(Some(e)) = img.lookup("/install.amd/vmlinuz") {
+                let _ = img.copy_to(&e, &mut std::io::sink());
+            }
+            let _ = domkit::media::layout::find(&mut img, None);
+        }
+    };
+    for cut in (0..meta).step_by(512) {
+        exercise(good[..cut].to_vec());
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..3000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut data = good.clone();
+        let at = 16 * 2048 + (seed % (meta as u64 - 16 * 2048)) as usize;
+        data[at] = (seed >> 32) as u8;
+        exercise(data);
+    }
+    // Through the tool: a truncated image is bad input (3), stdout stays empty.
+    let cut = dir.join("cut.iso");
+    fs::write(&cut, &good[..20 * 2048]).unwrap();
+    let out = run(&["inspect", cut.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn seed_iso_reads_back_everywhere() {
+    let dir = scratch("seed-iso");
+    let user = dir.join("user-data");
+    let net = dir.join("network-config");
+    fs::write(
+        &user,
+        "#cloud-config\nhostname: vm1\nruncmd:\n  - [sh, -c, 'echo DOMKIT-SEED > /dev/ttyS0']\n",
+    )
+    .unwrap();
+    fs::write(&net, "version: 2\nethernets:\n  eth0:\n    dhcp4: true\n").unwrap();
+    let make = |output: &Path| {
+        json(&run(&[
+            "seed",
+            "--user-data",
+            user.to_str().unwrap(),
+            "--network-config",
+            net.to_str().unwrap(),
+            "--instance-id",
+            "vm1-1",
+            "--hostname",
+            "vm1",
+            "-o",
+            output.to_str().unwrap(),
+        ]))
+    };
+    let seed = dir.join("seed.iso");
+    let spec = make(&seed);
+    assert_eq!(
+        spec["install-disk"][0],
+        format!(
+            "{},device=cdrom",
+            fs::canonicalize(&seed).unwrap().display()
+        )
+    );
+
+    // domkit's own reader.
+    let mut img = Iso::open(fs::File::open(&seed).unwrap()).unwrap();
+    assert_eq!(img.volume().volume_id, "cidata");
+    assert_eq!(img.names(), Names::RockRidge);
+    let mut names: Vec<String> = img.walk(100).unwrap().into_iter().map(|(p, _)| p).collect();
+    names.sort();
+    assert_eq!(names, ["/meta-data", "/network-config", "/user-data"]);
+    let meta = img.lookup("/meta-data").unwrap().unwrap();
+    assert_eq!(
+        img.read_small(&meta, 1000).unwrap(),
+        b"instance-id: vm1-1\nlocal-hostname: vm1\n"
+    );
+
+    // blkid: what cloud-init's ds-identify asks.
+    let blkid = Command::new("blkid")
+        .args(["-o", "export"])
+        .arg(&seed)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&blkid.stdout);
+    assert!(text.contains("LABEL=cidata"), "{text}");
+    assert!(text.contains("TYPE=iso9660"), "{text}");
+
+    // xorriso reads the Rock Ridge names and the contents.
+    let extracted = dir.join("x-user-data");
+    let status = Command::new("xorriso")
+        .args(["-osirrox", "on", "-indev"])
+        .arg(&seed)
+        .arg("-extract")
+        .arg("/user-data")
+        .arg(&extracted)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(fs::read(&extracted).unwrap(), fs::read(&user).unwrap());
+    // Joliet too, for readers that skip Rock Ridge.
+    let ls = Command::new("xorriso")
+        .args(["-rockridge", "off", "-indev"])
+        .arg(&seed)
+        .args(["-ls", "/"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&ls.stdout);
+    assert!(listing.contains("'user-data'"), "{listing}");
+
+    // The same inputs give the same bytes.
+    let again = dir.join("again.iso");
+    make(&again);
+    assert_eq!(fs::read(&seed).unwrap(), fs::read(&again).unwrap());
+}
+
+#[test]
+fn seed_vfat_reads_back_with_mtools() {
+    let dir = scratch("seed-vfat");
+    let user = dir.join("u.yaml");
+    fs::write(&user, "#cloud-config\n").unwrap();
+    let seed = dir.join("seed.img");
+    json(&run(&[
+        "seed",
+        "--format",
+        "vfat",
+        "--user-data",
+        user.to_str().unwrap(),
+        "-o",
+        seed.to_str().unwrap(),
+    ]));
+    let blkid = Command::new("blkid")
+        .args(["-o", "export"])
+        .arg(&seed)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&blkid.stdout);
+    assert!(
+        text.contains("LABEL=CIDATA") && text.contains("TYPE=vfat"),
+        "{text}"
+    );
+    let mtype = Command::new("mtype")
+        .arg("-i")
+        .arg(&seed)
+        .arg("::meta-data")
+        .output()
+        .unwrap();
+    let meta = String::from_utf8(mtype.stdout).unwrap();
+    assert!(meta.starts_with("instance-id: iid-"), "{meta}");
+    let mtype = Command::new("mtype")
+        .arg("-i")
+        .arg(&seed)
+        .arg("::user-data")
+        .output()
+        .unwrap();
+    assert_eq!(mtype.stdout, b"#cloud-config\n");
+}
+
+#[test]
+fn seed_refuses_values_that_would_change_the_yaml() {
+    let out = run(&["seed", "--hostname", "a\nb: c", "-o", "/nonexistent/x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
