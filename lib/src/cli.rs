@@ -56,8 +56,9 @@ pub fn command<A: CommandFactory>(name: &'static str) -> clap::Command {
 }
 
 /// Runs a tool: parses arguments, hands it stdin/stdout, prints any error as one line on
-/// stderr (`tool: where: what`) and exits with the error's status. A closed stdout
-/// (`tool | head`) ends the tool quietly.
+/// stderr (`tool: where: what`) and exits with the error's status. The exit status is
+/// always the outcome's: a closed stdout (`tool | head`) only drops the records nobody
+/// reads, and a stderr that cannot be written (`2>/dev/full`) only loses the message.
 pub fn main<A, F>(name: &'static str, run: F) -> !
 where
     A: CommandFactory + FromArgMatches,
@@ -71,7 +72,7 @@ where
     let args = A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let stdin = io::stdin();
     let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = ClosedPipeIsQuiet::new(io::BufWriter::new(stdout.lock()));
     let result = run(args, &mut stdin.lock(), &mut out)
         .and_then(|()| out.flush().map_err(|e| Error::io("<stdout>", e)));
     let code = match result {
@@ -81,13 +82,61 @@ where
             let _ = out.flush();
             exit::WOULD_CHANGE
         }
-        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => exit::OK,
         Err(e) => {
-            eprintln!("{name}: {e}");
+            let _ = writeln!(io::stderr(), "{name}: {e}");
             e.exit_code()
         }
     };
     std::process::exit(code)
+}
+
+/// A writer whose reader may go away: once a write fails with a broken pipe, it and every
+/// later write succeed without writing, so the tool runs on to its real outcome.
+#[derive(Debug)]
+pub struct ClosedPipeIsQuiet<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> ClosedPipeIsQuiet<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        ClosedPipeIsQuiet {
+            inner,
+            closed: false,
+        }
+    }
+
+    fn quiet(&mut self, result: io::Result<()>) -> io::Result<()> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+impl<W: Write> Write for ClosedPipeIsQuiet<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let written = self.inner.write(buf);
+        match written {
+            Ok(n) => Ok(n),
+            Err(e) => self.quiet(Err(e)).map(|()| buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let flushed = self.inner.flush();
+        self.quiet(flushed)
+    }
 }
 
 /// An input document: where it came from (for messages) and its text.
@@ -142,7 +191,43 @@ pub fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
         .map_err(|e| Error::io("<stdout>", e))
 }
 
+/// Writes `text` to stderr; a stderr that cannot be written loses it, nothing else.
+pub fn write_err(text: &str) {
+    let mut err = io::stderr();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
 /// True when stderr is a terminal (progress lines are only for people).
 pub fn stderr_is_terminal() -> bool {
     io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that has gone away.
+    struct Gone;
+
+    impl Write for Gone {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_swallows_writes_and_other_errors_stay() {
+        let mut out = ClosedPipeIsQuiet::new(Gone);
+        assert_eq!(out.write(b"abc").unwrap(), 3);
+        out.write_all(b"more").unwrap();
+        out.flush().unwrap();
+        let mut full = ClosedPipeIsQuiet::new(std::fs::File::open("/dev/null").unwrap());
+        assert!(
+            full.write_all(b"x").is_err(),
+            "a read-only file still fails"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 pub mod connect;
 pub mod events;
 pub mod record;
+pub mod uri;
 
 pub use connect::{Conn, DomainArgs};
 pub use record::Record;
@@ -20,6 +21,25 @@ mod schema;
 pub(crate) mod testing {
     /// The in-process test driver.
     pub const URI: &str = "test:///default";
+
+    /// Opens the test driver after making sure one event subscription stays registered for
+    /// the rest of the test process. Every connection of the process shares the test
+    /// driver's one event queue, and libvirt 9.0 loses events when the last subscription of
+    /// a queue is dropped while another thread queues an event (see `events.rs`, "Lost
+    /// events"); with one subscription that is never dropped, that never happens. Tests
+    /// call this before they subscribe, start a tool or act on a domain.
+    pub fn open() -> super::Conn {
+        use std::sync::OnceLock;
+        static KEEPER: OnceLock<(super::Conn, super::events::Subscription)> = OnceLock::new();
+        KEEPER.get_or_init(|| {
+            let conn = super::Conn::open(Some(URI), false).expect("test driver");
+            let (tx, _) = std::sync::mpsc::channel();
+            let sub = super::events::Subscription::new(&conn.connect, tx, usize::MAX)
+                .expect("keeper subscription");
+            (conn, sub)
+        });
+        super::Conn::open(Some(URI), false).expect("test driver")
+    }
 
     /// A minimal test-driver domain: its XML and UUID.
     pub fn domain_xml(name: &str) -> (String, String) {
@@ -37,6 +57,7 @@ pub(crate) mod testing {
         argv: &[&str],
         stdin: &str,
     ) -> (String, crate::Result<()>) {
+        let _conn = open();
         let args = A::try_parse_from(std::iter::once("tool").chain(argv.iter().copied()))
             .expect("test arguments parse");
         let mut out = Vec::new();

@@ -7,8 +7,8 @@ use virt::domain::Domain;
 
 use crate::cli::Input;
 use crate::error::{Error, Location, Result};
-use crate::libvirt::connect::Conn;
-use crate::libvirt::events;
+use crate::libvirt::connect::{Conn, strip_password, strip_userinfo};
+use crate::libvirt::{events, uri};
 
 /// One domain, as a tool leaves it: printed as one JSON object per line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,11 +182,14 @@ impl Target {
 }
 
 /// Reads records, one JSON object per line (blank lines ignored); each needs a `uuid` or a
-/// `name` string.
+/// `name` string. A record's `uri` must pass the record URI rule (`uri::check_record_uri`)
+/// unless it is the user's own `LIBVIRT_DEFAULT_URI`; with `-c` (`uri_override`) records'
+/// URIs are not used, so not checked either.
 ///
 /// # Errors
-/// Bad input at `source:line:column` for a line that is not such an object.
-pub fn parse_records(input: &Input) -> Result<Vec<Target>> {
+/// Bad input at `source:line:column` for a line that is not such an object, or whose `uri`
+/// the rule refuses.
+pub fn parse_records(input: &Input, uri_override: bool) -> Result<Vec<Target>> {
     let mut targets = Vec::new();
     for (index, line) in input.text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -213,14 +216,33 @@ pub fn parse_records(input: &Input) -> Result<Vec<Target>> {
         let Some(key) = uuid.or_else(|| name.clone()) else {
             return Err(at(1, "record has neither \"uuid\" nor \"name\"".into()));
         };
+        let uri = if uri_override { None } else { text("uri") };
+        if let Some(uri) = &uri
+            && !users_own_uri(uri)
+            && let Err(why) = uri::check_record_uri(uri)
+        {
+            let shown: String = strip_userinfo(uri).escape_debug().collect();
+            return Err(at(
+                1,
+                format!(
+                    "record uri '{shown}' refused: {why} (records may not choose such a connection; use -c URI)"
+                ),
+            ));
+        }
         targets.push(Target {
             key,
             name,
-            uri: text("uri"),
+            uri,
             persistent: object.get("persistent").and_then(|v| v.as_bool()),
         });
     }
     Ok(targets)
+}
+
+/// Whether `uri` is the user's own default connection, as a record made from it names it.
+fn users_own_uri(uri: &str) -> bool {
+    std::env::var("LIBVIRT_DEFAULT_URI")
+        .is_ok_and(|own| !own.is_empty() && (uri == own || uri == strip_password(&own)))
 }
 
 /// serde_json's message without its " at line L column C" tail: the location is ours.
@@ -290,7 +312,7 @@ mod tests {
     #[test]
     fn records_are_read_by_uuid_then_name_and_blank_lines_skipped() {
         let text = "\n{\"name\":\"a\",\"uuid\":\"u1\",\"uri\":\"test:///default\"}\n  \n{\"name\":\"b\"}\n";
-        let targets = parse_records(&input(text)).unwrap();
+        let targets = parse_records(&input(text), false).unwrap();
         assert_eq!(targets.len(), 2);
         assert_eq!(targets[0].key, "u1");
         assert_eq!(targets[0].label(), "a");
@@ -300,12 +322,12 @@ mod tests {
 
     #[test]
     fn bad_json_is_bad_input_with_its_line_number() {
-        let err = parse_records(&input("{\"name\":\"a\"}\n\n{\"name\": }\n")).unwrap_err();
+        let err = parse_records(&input("{\"name\":\"a\"}\n\n{\"name\": }\n"), false).unwrap_err();
         assert_eq!(err.exit_code(), crate::error::exit::BAD_INPUT);
         assert!(err.to_string().starts_with("<stdin>:3:"), "{err}");
-        let err = parse_records(&input("[1]\n")).unwrap_err();
+        let err = parse_records(&input("[1]\n"), false).unwrap_err();
         assert!(err.to_string().contains("expected an object"), "{err}");
-        let err = parse_records(&input("{\"id\":1}\n")).unwrap_err();
+        let err = parse_records(&input("{\"id\":1}\n"), false).unwrap_err();
         assert!(err.to_string().contains("neither"), "{err}");
     }
 }

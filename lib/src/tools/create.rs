@@ -10,21 +10,24 @@ use crate::libvirt::connect::{Conn, Conns, DomainArgs};
 use crate::libvirt::record::{self, Record, Target};
 
 /// Examples shown by `--help` and in the man page.
-pub const EXAMPLES: &str = "Examples:\n  dom-define final.xml && dom-create install.xml | dom-wait-shutdown && dom-create vm1\n  dom-define < vm.xml | dom-create --paused";
+pub const EXAMPLES: &str = "Examples:\n  dom-define final.xml && dom-create ./install.xml | dom-wait-shutdown && dom-create vm1\n  dom-define < vm.xml | dom-create --paused";
 
 /// Boot domain XML once, or start defined domains.
 ///
-/// Each argument that is an existing file is domain XML, booted with virDomainCreateXML:
-/// when a defined, inactive domain has the same name and UUID, this boot uses the XML once
-/// and the persistent config is kept (action "created-one-off"); otherwise the guest is
-/// transient ("created-transient"). Any other argument is the NAME or UUID of a defined
-/// domain to start ("started"). Without arguments (or with `-`) stdin is read: domain XML
+/// An argument with a `/` in it is a file of domain XML (`./vm.xml`, `/dev/fd/63`), booted
+/// with virDomainCreateXML: when a defined, inactive domain has the same name and UUID,
+/// this boot uses the XML once and the persistent config is kept (action
+/// "created-one-off"); otherwise the guest is transient ("created-transient"). Any other
+/// argument is the NAME or UUID of a defined domain to start ("started"): libvirt domain
+/// names cannot contain `/`, so what an argument means never depends on the files in the
+/// current directory. Without arguments (or with `-`) stdin is read: domain XML
 /// when it starts with `<`, else JSON records, one per line, as the other tools print.
 /// One record is printed per domain; the first failure stops the run.
 #[derive(Debug, clap::Parser)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// Domain XML files, or NAMEs/UUIDs of defined domains; `-` or none reads stdin.
+    /// Domain XML files (with a `/`: ./vm.xml), or NAMEs/UUIDs of defined domains; `-` or
+    /// none reads stdin.
     #[arg(value_name = "FILE|NAME|UUID")]
     pub targets: Vec<String>,
     /// Connection options.
@@ -48,11 +51,11 @@ enum Item {
 }
 
 /// Sorts stdin into XML or records by its first non-blank character.
-fn stdin_items(stdin: &mut dyn Read) -> Result<Vec<Item>> {
+fn stdin_items(stdin: &mut dyn Read, uri_override: bool) -> Result<Vec<Item>> {
     let input = cli::read_input(None, stdin)?;
     match input.text.trim_start().chars().next() {
         Some('<') => Ok(vec![Item::Xml(input)]),
-        Some('{') => Ok(record::parse_records(&input)?
+        Some('{') => Ok(record::parse_records(&input, uri_override)?
             .into_iter()
             .map(Item::Domain)
             .collect()),
@@ -74,8 +77,9 @@ fn stdin_items(stdin: &mut dyn Read) -> Result<Vec<Item>> {
 /// other libvirt errors, each with its exit status.
 pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<()> {
     let mut items = Vec::new();
+    let uri_override = args.conn.connect.is_some();
     if args.targets.is_empty() {
-        items = stdin_items(stdin)?;
+        items = stdin_items(stdin, uri_override)?;
     }
     let mut stdin_used = false;
     for target in &args.targets {
@@ -84,7 +88,7 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
                 return Err(Error::Usage("stdin ('-') given twice".into()));
             }
             stdin_used = true;
-            items.extend(stdin_items(stdin)?);
+            items.extend(stdin_items(stdin, uri_override)?);
         } else if is_document(target) {
             items.push(Item::Xml(cli::read_input(Some(Path::new(target)), stdin)?));
         } else {
@@ -108,7 +112,8 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
                 }
                 create_xml(conns.get(None)?, &input, flags)?
             }
-            Item::Domain(target) => start(conns.get(target.uri.as_deref())?, &target, start_flags)?,
+            Item::Domain(target) => start(conns.get(target.uri.as_deref())?, &target, start_flags)
+                .map_err(|e| hint_file(e, &target))?,
         };
         cli::write_out(stdout, &line.to_line())?;
         // A pipeline's next tool may act on this record while we start the next domain.
@@ -161,18 +166,29 @@ fn start(conn: &Conn, target: &Target, flags: u32) -> Result<Record> {
     Record::of(conn, &dom, "started")
 }
 
-/// An argument names a document when such a path exists and is not a directory: regular
-/// files, but also `<(domxml-rewrite ...)` and /dev/stdin.
+/// An argument names a document when it has a `/`, which no libvirt domain name has:
+/// `./vm.xml`, `/srv/vm.xml`, `<(domxml-rewrite ...)` (/dev/fd/N).
 fn is_document(arg: &str) -> bool {
-    let path = Path::new(arg);
-    path.exists() && !path.is_dir()
+    arg.contains('/')
+}
+
+/// A NAME that is not a domain but is a file here: say how to boot the file instead.
+fn hint_file(e: Error, target: &Target) -> Error {
+    match e {
+        Error::NoDomain(msg) if target.uri.is_none() && Path::new(&target.key).is_file() => {
+            Error::NoDomain(format!(
+                "{msg} (a file '{0}' exists: to boot it, write ./{0})",
+                target.key
+            ))
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::exit;
-    use crate::libvirt::Conn;
     use crate::libvirt::testing::{URI, domain_xml, records, run_tool};
 
     fn create(argv: &[&str], stdin: &str) -> (String, Result<()>) {
@@ -183,7 +199,7 @@ mod tests {
 
     #[test]
     fn xml_over_a_defined_domain_boots_once_and_keeps_the_persistent_config() {
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let (fin, uuid) = domain_xml("create-one-off");
         let dom = conn.connect.define_domain_xml(&fin).unwrap();
         let install = fin.replace("<memory>8192</memory>", "<memory>16384</memory>");
@@ -226,7 +242,7 @@ mod tests {
     #[test]
     fn xml_without_a_defined_domain_is_transient() {
         // test:///default forgets everything when its last connection closes: hold one.
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let (xml, _) = domain_xml("create-transient");
         let dir = std::env::temp_dir().join(format!("domkit-create-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -245,7 +261,7 @@ mod tests {
 
     #[test]
     fn records_on_stdin_start_defined_domains() {
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let mut lines = String::new();
         let mut doms = Vec::new();
         for name in ["create-rec-a", "create-rec-b"] {
@@ -275,7 +291,7 @@ mod tests {
 
     #[test]
     fn clashes_unknown_domains_and_bad_input() {
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let (xml, uuid) = domain_xml("create-clash");
         let dom = conn.connect.define_domain_xml(&xml).unwrap();
         // Same name, another UUID.

@@ -93,7 +93,6 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
 mod tests {
     use super::*;
     use crate::error::exit;
-    use crate::libvirt::Conn;
     use crate::libvirt::testing::{URI, domain_xml, records, run_tool};
 
     fn define(argv: &[&str], stdin: &str) -> (String, Result<()>) {
@@ -105,7 +104,7 @@ mod tests {
     #[test]
     fn defines_redefines_and_sets_the_next_boot_of_a_running_domain() {
         // test:///default forgets everything when its last connection closes: hold one.
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let (xml, uuid) = domain_xml("define-cycle");
         let (out, result) = define(&[], &xml);
         result.unwrap();
@@ -148,7 +147,7 @@ mod tests {
 
     #[test]
     fn malformed_and_schema_invalid_xml_are_bad_input() {
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let (_, result) = define(&[], "<domain type='test'><name>x");
         let err = result.unwrap_err();
         assert_eq!(err.exit_code(), exit::BAD_INPUT);
@@ -173,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_name_taken_by_another_uuid_is_a_conflict() {
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let (xml, uuid) = domain_xml("define-clash");
         define(&[], &xml).1.unwrap();
         let (other, _) = domain_xml("define-clash");

@@ -12,15 +12,19 @@ use crate::libvirt::connect::{Conn, DomainArgs, Kind, classify};
 use crate::libvirt::events::{self, Lifecycle, Notice, Subscription};
 use crate::libvirt::record::{self, Record, Target};
 
-/// How often the state is re-read in case an event was lost (events are the main path).
+/// How often the state is re-read in case an event was lost (events are the main path; see
+/// `events.rs`, "Lost events"): a lost event costs at most this long.
 const POLL: Duration = Duration::from_secs(5);
 /// How often the terminal progress line is redrawn.
 const TICK: Duration = Duration::from_secs(1);
+/// How long a domain that vanished (a transient guest) waits for its Stopped event, which
+/// libvirt may deliver after the domain is gone: that event has the real stop reason.
+const VANISH_GRACE: Duration = Duration::from_secs(1);
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Examples shown by `--help` and in the man page.
-pub const EXAMPLES: &str = "Examples:\n  dom-create install.xml | dom-wait-shutdown --timeout 3600 && dom-create vm1\n  dom-wait-shutdown -c qemu:///system vm1 vm2";
+pub const EXAMPLES: &str = "Examples:\n  dom-create ./install.xml | dom-wait-shutdown --timeout 3600 && dom-create vm1\n  dom-wait-shutdown -c qemu:///system vm1 vm2";
 
 /// Wait until domains have stopped, and report why each stopped.
 ///
@@ -80,6 +84,8 @@ struct Watch {
     name: String,
     state: String,
     done: bool,
+    /// When a look first found it gone without its Stopped event.
+    vanished: Option<Instant>,
 }
 
 /// What a look at a domain found.
@@ -102,14 +108,14 @@ impl Progress {
     fn draw(&mut self, text: &str) {
         if self.on {
             let line: String = text.chars().take(99).collect();
-            eprint!("\r\x1b[K{line}");
+            cli::write_err(&format!("\r\x1b[K{line}"));
             self.drawn = true;
         }
     }
 
     fn clear(&mut self) {
         if self.on && self.drawn {
-            eprint!("\r\x1b[K");
+            cli::write_err("\r\x1b[K");
             self.drawn = false;
         }
     }
@@ -157,7 +163,10 @@ fn look(conn: &Conn, watch: &mut Watch) -> Result<Seen> {
 pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<()> {
     let mut targets = Vec::new();
     if args.targets.is_empty() || args.targets.iter().any(|t| t == "-") {
-        targets.extend(record::parse_records(&cli::read_input(None, stdin)?)?);
+        targets.extend(record::parse_records(
+            &cli::read_input(None, stdin)?,
+            args.conn.connect.is_some(),
+        )?);
     }
     targets.extend(
         args.targets
@@ -172,7 +181,8 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     }
 
     let started = Instant::now();
-    let deadline = args.timeout.map(|t| started + t);
+    // A timeout past what the clock can represent is no limit at all.
+    let deadline = args.timeout.and_then(|t| started.checked_add(t));
     let (tx, rx) = mpsc::channel();
     let mut sessions: Vec<Session> = Vec::new();
     let mut watches = Vec::new();
@@ -205,6 +215,7 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
             name,
             state: "?".into(),
             done: false,
+            vanished: None,
         });
     }
 
@@ -277,6 +288,11 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
         for s in sessions.iter().filter(|s| s.conn.is_none()) {
             wake = wake.min(s.next_try);
         }
+        for w in watches.iter().filter(|w| !w.done) {
+            if let Some(since) = w.vanished {
+                wake = wake.min(since + VANISH_GRACE);
+            }
+        }
         match rx.recv_timeout(wake.saturating_duration_since(now)) {
             Ok(Notice::Lifecycle {
                 source,
@@ -312,6 +328,13 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
         }
 
         let now = Instant::now();
+        for watch in watches.iter_mut().filter(|w| !w.done) {
+            if watch.vanished.is_some_and(|t| now >= t + VANISH_GRACE)
+                && let Some(conn) = sessions[watch.session].conn.as_ref()
+            {
+                see(conn, watch, &mut out, &mut progress)?;
+            }
+        }
         let poll = now >= next_poll;
         if poll {
             next_poll = now + POLL;
@@ -381,8 +404,12 @@ fn see(
             out.finish(conn, watch, &state, &reason, "stopped")?;
         }
         Seen::Vanished => {
-            progress.clear();
-            out.finish(conn, watch, "shutoff", "unknown", "stopped")?;
+            // Its Stopped event may still be on the way: give it VANISH_GRACE.
+            let since = *watch.vanished.get_or_insert_with(Instant::now);
+            if since.elapsed() >= VANISH_GRACE {
+                progress.clear();
+                out.finish(conn, watch, "shutoff", "unknown", "stopped")?;
+            }
         }
     }
     Ok(())
@@ -518,7 +545,7 @@ mod tests {
 
     #[test]
     fn a_domain_already_shut_down_is_reported_at_once() {
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let (xml, uuid) = domain_xml("wait-already");
         let dom = conn.connect.define_domain_xml(&xml).unwrap();
         dom.create().unwrap();
@@ -572,7 +599,7 @@ mod tests {
 
     #[test]
     fn a_domain_destroyed_while_waiting_is_an_abnormal_stop() {
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let (xml, _) = domain_xml("wait-destroy");
         let dom = conn.connect.define_domain_xml(&xml).unwrap();
         dom.create().unwrap();
@@ -604,7 +631,7 @@ mod tests {
 
     #[test]
     fn a_clean_shutdown_while_waiting_exits_zero_and_a_transient_guest_may_vanish() {
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let (xml, uuid) = domain_xml("wait-transient");
         let dom = conn.connect.create_domain_xml(&xml, 0).unwrap();
         let (done, _) = domain_xml("wait-transient-done");
@@ -634,7 +661,7 @@ mod tests {
 
     #[test]
     fn timeout_leaves_the_guest_running() {
-        let conn = Conn::open(Some(URI), false).unwrap();
+        let conn = crate::libvirt::testing::open();
         let (xml, _) = domain_xml("wait-timeout");
         let dom = conn.connect.create_domain_xml(&xml, 0).unwrap();
         let (out, result) = wait(&["--timeout", "0.2", "wait-timeout"], "");
@@ -651,7 +678,7 @@ mod tests {
 
     #[test]
     fn unknown_domains_and_bad_records_fail_before_waiting() {
-        let _conn = Conn::open(Some(URI), false).unwrap();
+        let _conn = crate::libvirt::testing::open();
         let err = wait(&["wait-no-such"], "").1.unwrap_err();
         assert_eq!(err.exit_code(), exit::NO_DOMAIN);
         let err = wait(&[], "{\"name\": 1}\n").1.unwrap_err();
@@ -660,5 +687,13 @@ mod tests {
         assert_eq!(err.exit_code(), exit::USAGE);
         assert!(parse_seconds("-1").is_err() && parse_seconds("x").is_err());
         assert_eq!(parse_seconds("1.5").unwrap(), Duration::from_millis(1500));
+        // Past the clock's range: no limit, not a panic.
+        let conn = crate::libvirt::testing::open();
+        let (xml, _) = domain_xml("wait-huge-timeout");
+        let dom = conn.connect.define_domain_xml(&xml).unwrap();
+        let (out, result) = wait(&["--timeout", "1e19", "wait-huge-timeout"], "");
+        assert_eq!(result.unwrap_err().exit_code(), exit::ABNORMAL_STOP);
+        assert_eq!(records(&out)[0].action, "already-stopped");
+        dom.undefine().unwrap();
     }
 }
