@@ -20,7 +20,7 @@ PROFILE_DIR = target/$(if $(filter dev test,$(PROFILE)),debug,$(PROFILE))
 INSTALL_BUILD ?= build
 
 .PHONY: all build deps check fmt-check clippy test man man-lint completions install-check \
-	bench demo install uninstall deb clean
+	bench demo acceptance install uninstall deb clean
 
 all: build
 
@@ -68,6 +68,14 @@ bench: deps
 
 demo: deps build
 	scripts/demo.sh
+
+# Not part of check: real Debian 12 installs through the documented flow on the lab daemon
+# (FAI CD-ROM, FAI direct kernel, cloud image + NoCloud seed); about 45 min under TCG, as
+# root. Its own Debian packages: scripts/deps-acceptance.sh. tests/acceptance.rs keeps a
+# fast smoke test of each piece in check.
+acceptance: deps build
+	scripts/deps-acceptance.sh
+	tests/acceptance/run.sh all
 
 # Tools, man pages (sections 1, 5, 7), the records' JSON Schema and the bash, zsh and fish
 # completions, under PREFIX, honouring DESTDIR and the *DIR variables above.
