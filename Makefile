@@ -11,7 +11,8 @@ ZSHCOMPDIR ?= $(DATADIR)/zsh/vendor-completions
 FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 DESTDIR ?=
 CARGO ?= cargo
-TOOLS := domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown dom-media
+# The tools: Cargo.toml's [[bin]] names, the one list (scripts read it with print-tools).
+TOOLS := $(shell sed -n '/^\[\[bin\]\]/{n;s/^name = "\(.*\)"$$/\1/p;}' Cargo.toml)
 # The cargo profile `build` makes and `install` copies from: release, unless told
 # otherwise (`make check` installs the dev build its tests made: PROFILE=dev).
 PROFILE ?= release
@@ -20,9 +21,13 @@ PROFILE_DIR = target/$(if $(filter dev test,$(PROFILE)),debug,$(PROFILE))
 INSTALL_BUILD ?= build
 
 .PHONY: all build deps check fmt-check clippy test man man-lint completions install-check \
-	bench demo acceptance install uninstall deb clean
+	print-tools bench demo acceptance install uninstall deb clean
 
 all: build
+
+# The tools, one per line.
+print-tools:
+	@printf '%s\n' $(TOOLS)
 
 build:
 	$(CARGO) build --profile $(PROFILE) --locked

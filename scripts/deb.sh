@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 revision=1
 arch=$(dpkg --print-architecture)
-tools=(domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown dom-media)
+mapfile -t tools < <(make -s --no-print-directory print-tools)
 out=target/debian
 stage=$out/stage
 deb=$out/domkit_${version}-${revision}_${arch}.deb

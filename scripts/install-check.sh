@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools=(domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown dom-media)
+mapfile -t tools < <(make -s --no-print-directory print-tools)
 prefix=/usr/local
 dest=$(mktemp -d /var/tmp/domkit-install.XXXXXX)
 trap 'rm -rf "$dest"' EXIT

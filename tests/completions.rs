@@ -243,6 +243,22 @@ fn render(shell: Shell, tool: &Tool) -> String {
 }
 
 #[test]
+fn every_tool_of_cargo_toml_has_completions() {
+    let manifest = fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let bins: Vec<&str> = manifest
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|bin| bin.lines().find_map(|l| l.strip_prefix("name = ")))
+        .map(|name| name.trim_matches('"'))
+        .collect();
+    let ours: Vec<&str> = tools().iter().map(|t| t.name).collect();
+    assert_eq!(
+        ours, bins,
+        "tests/completions.rs tools() must list every [[bin]]"
+    );
+}
+
+#[test]
 fn completions_match_the_clap_definitions() {
     let bless = std::env::var_os("DOMKIT_BLESS").is_some();
     let mut stale = Vec::new();
@@ -482,7 +498,11 @@ fn zsh_loads_every_file_and_registers_each_tool() {
             path(Shell::Zsh, tool.name).display()
         ));
     }
-    script.push_str("for t in domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown dom-media; do print -r -- \"$t=$_comps[$t]\"; done\n");
+    let names: Vec<&str> = tools().iter().map(|t| t.name).collect();
+    script.push_str(&format!(
+        "for t in {}; do print -r -- \"$t=$_comps[$t]\"; done\n",
+        names.join(" ")
+    ));
     let out = run_shell("zsh", &["-f", "-c"], &script, None);
     for tool in tools() {
         assert!(
