@@ -10,6 +10,8 @@ packages=(
   qemu-system-x86 qemu-utils
   # the test guest: built from Debian's own binaries
   busybox-static syslinux syslinux-common isolinux mtools xorriso cpio
+  # the OS database domxml-gen --os and dom-media inspect read; blkid checks seeds
+  osinfo-db util-linux
   # man-page lint; the shells whose completions the tests run
   groff-base zsh fish
   # `make deb` (CI builds, lints and installs the package)

@@ -26,7 +26,7 @@ end
 
 complete -c dom-media -n "__fish_dom_media_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dom-media -n "__fish_dom_media_needs_command" -s V -l version -d 'Print version'
-complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "inspect" -d 'Print the ISO\'s identity and kernel/initrd paths as JSON'
+complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "inspect" -d 'Print the ISO\'s identity, matching osinfo OS and kernel/initrd paths as JSON'
 complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "extract" -d 'Copy the ISO\'s kernel and initrd into DIR; print them as domxml-gen spec JSON'
 complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "seed" -d 'Write a cloud-init NoCloud seed image (label cidata)'
 complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -47,7 +47,7 @@ complete -c dom-media -n "__fish_dom_media_using_subcommand seed" -l format -d '
 vfat\t'FAT (VFAT long names), label `CIDATA` (attach as a disk)'"
 complete -c dom-media -n "__fish_dom_media_using_subcommand seed" -s o -l output -d 'Write the image to FILE (replaced atomically) and print its domxml-gen spec JSON; without it the image goes to stdout, which must not be a terminal' -r -F
 complete -c dom-media -n "__fish_dom_media_using_subcommand seed" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract seed help" -f -a "inspect" -d 'Print the ISO\'s identity and kernel/initrd paths as JSON'
+complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract seed help" -f -a "inspect" -d 'Print the ISO\'s identity, matching osinfo OS and kernel/initrd paths as JSON'
 complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract seed help" -f -a "extract" -d 'Copy the ISO\'s kernel and initrd into DIR; print them as domxml-gen spec JSON'
 complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract seed help" -f -a "seed" -d 'Write a cloud-init NoCloud seed image (label cidata)'
 complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract seed help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,5 +1,5 @@
-//! `dom-media`: install media. Inspects install ISOs (volume identity, the kernel and
-//! initrd inside), extracts kernel and initrd for direct-kernel
+//! `dom-media`: install media. Inspects install ISOs (volume identity, the osinfo OS they
+//! match, the kernel and initrd inside), extracts kernel and initrd for direct-kernel
 //! installs, and writes cloud-init NoCloud seed images. Talks to no libvirt.
 
 use std::fs::{self, File, OpenOptions};
@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 use crate::media::iso9660::{Iso, IsoError};
 use crate::media::layout::{self, Boot};
 use crate::media::seed::{self, Format};
+use crate::media::{db_error, iso_error, media_ids, open_iso};
+use crate::osinfo::{self, Db, DbError};
 
 /// Examples shown by `--help` and in the man page.
 pub const EXAMPLES: &str = "Examples:\n  dom-media inspect debian-12.5.0-amd64-netinst.iso\n  dom-media extract faicd.iso /var/lib/libvirt/boot/vm1 > media.json\n  dom-media seed --user-data user-data.yaml --hostname vm1 -o vm1-seed.iso\n  domxml-gen --name vm1 --disk vm1.qcow2 --cdrom cloud.iso --install-disk vm1-seed.iso";
@@ -22,9 +24,10 @@ pub const EXAMPLES: &str = "Examples:\n  dom-media inspect debian-12.5.0-amd64-n
 /// seeds.
 ///
 /// `inspect` prints one JSON object: the ISO's volume identity (primary volume
-/// descriptor), its El Torito boot platforms, and the kernel and initrd inside for a
-/// direct-kernel install (known layouts: Debian, Fedora/RHEL, Ubuntu, FAI; else the ISO's
-/// GRUB or ISOLINUX menu, which also gives the kernel command line). `extract` copies that kernel and initrd into
+/// descriptor), its El Torito boot platforms, the osinfo OS whose install media it matches
+/// (as virt-install detects it; database from osinfo-db), and the kernel and initrd inside
+/// for a direct-kernel install (osinfo's paths, else known layouts: Debian, Fedora/RHEL,
+/// Ubuntu, FAI; else the ISO's GRUB or ISOLINUX menu, which also gives the command line). `extract` copies that kernel and initrd into
 /// a directory and prints JSON whose keys are domxml-gen's flags ("kernel", "initrd",
 /// "cmdline", "install-disk"), so it can be a `domxml-gen --spec`. `seed` writes a
 /// cloud-init NoCloud seed image (label cidata) to attach as install-only media.
@@ -42,7 +45,7 @@ pub struct Args {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the ISO's identity and kernel/initrd paths as JSON.
+    /// Print the ISO's identity, matching osinfo OS and kernel/initrd paths as JSON.
     Inspect(InspectArgs),
     /// Copy the ISO's kernel and initrd into DIR; print them as domxml-gen spec JSON.
     Extract(ExtractArgs),
@@ -129,32 +132,6 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     }
 }
 
-/// An image error as domkit reports it: damage is bad input, a failed read is I/O.
-fn iso_error(path: &Path, e: IsoError) -> Error {
-    let source = path.display().to_string();
-    match e {
-        IsoError::Bad(m) => Error::input(&source, m),
-        IsoError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            Error::input(&source, "the image is truncated")
-        }
-        IsoError::Io(e) => Error::io(&source, e),
-    }
-}
-
-/// Opens an ISO image for reading.
-fn open_iso(path: &Path) -> Result<Iso<BufReader<File>>> {
-    let source = path.display().to_string();
-    let file = File::open(path).map_err(|e| Error::io(&source, e))?;
-    let meta = file.metadata().map_err(|e| Error::io(&source, e))?;
-    if meta.is_dir() {
-        return Err(Error::io(
-            &source,
-            io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
-        ));
-    }
-    Iso::open(BufReader::with_capacity(64 << 10, file)).map_err(|e| iso_error(path, e))
-}
-
 /// What inspect and extract both need: the image's description and its boot pairs.
 struct Inspection {
     json: Map<String, Value>,
@@ -172,8 +149,45 @@ fn examine(path: &Path, iso: &mut Iso<BufReader<File>>) -> Result<Inspection> {
     json.insert("volume-size".into(), json!(v.size));
     json.insert("names".into(), json!(iso.names().as_str()));
     json.insert("boot".into(), json!(iso.boot_platforms_found()));
-    let boots = layout::find(iso, None).map_err(|e| iso_error(path, e))?;
+    // Without osinfo-db the image is still described; "os" is null then.
+    let (found, db_version) = match Db::open() {
+        Ok(mut db) => (db.identify(&media_ids(&v)).map_err(db_error)?, db.version()),
+        Err(DbError::Missing(_)) => (None, None),
+        Err(e) => return Err(db_error(e)),
+    };
+    json.insert("osinfo-db".into(), json!(db_version));
+    json.insert("os".into(), found.as_ref().map_or(Value::Null, os_json));
+    let osinfo_paths = found
+        .as_ref()
+        .and_then(|m| Some((m.media.kernel.as_deref()?, m.media.initrd.as_deref()?)));
+    let boots = layout::find(iso, osinfo_paths).map_err(|e| iso_error(path, e))?;
     Ok(Inspection { json, boots })
+}
+
+/// The matched OS as inspect prints it: which OS, how it matched, what the media entry
+/// says.
+fn os_json(m: &osinfo::Match) -> Value {
+    let matched: Map<String, Value> = m
+        .matched
+        .iter()
+        .map(|(field, regex)| (field.to_string(), json!(regex)))
+        .collect();
+    json!({
+        "short-id": m.os.short_ids.first(),
+        "name": m.os.name,
+        "id": m.os.id,
+        "version": m.os.version,
+        "matched": matched,
+        "fallback": m.fallback,
+        "media": {
+            "arch": m.media.arch,
+            "live": m.media.live,
+            "installer": m.media.installer,
+            "variants": m.media.variants,
+            "kernel": m.media.kernel,
+            "initrd": m.media.initrd,
+        },
+    })
 }
 
 fn inspect(args: &InspectArgs, stdout: &mut dyn Write) -> Result<()> {
