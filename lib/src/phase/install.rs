@@ -309,6 +309,14 @@ impl Plan<'_, '_> {
     /// others move down, keeping their own attributes such as s390's loadparm), else first
     /// in `<os>`'s boot list. bhyve's own loader boots one device only.
     fn boot_first(&mut self, device: BootDevice) -> Result<()> {
+        let doc = self.doc;
+        let has_list = domain::os(doc).is_some_and(|os| doc.child(os, "boot").is_some());
+        if has_list && domain::uses_boot_order(doc) {
+            return Err(Error::Edit(format!(
+                "{}: the domain has both <os><boot dev> and per-device <boot order>, which libvirt refuses; keep one of them",
+                doc.source
+            )));
+        }
         let (existing, dev) = match device {
             BootDevice::Existing(id, dev) => (Some(id), dev),
             BootDevice::NewCdrom => (None, "cdrom"),

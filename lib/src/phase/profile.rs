@@ -557,6 +557,18 @@ fn check_slot_text(key: &str, rec: &Recorded) -> std::result::Result<(), String>
     }
 }
 
+/// The document in its final phase with the profile taken out (and a `<metadata>`
+/// domkit created with it): what a new install method is recorded against.
+///
+/// # Errors
+/// A profile inconsistent with the document.
+pub fn without(doc: &Document<'_>, located: &Located) -> Result<String> {
+    match located.profile.recorded {
+        Phase::Final => swap(doc, located, true),
+        Phase::Install => xml::apply(doc.text, vec![drop_patch(doc, located)]),
+    }
+}
+
 /// Patches turning profile element `id` into `profile`: only the `recorded` value and the
 /// slots change, so the start tag keeps its bytes even after libvirt re-quoted it.
 fn rewrite_profile(doc: &Document<'_>, id: Id, profile: &Profile) -> Vec<Patch> {

@@ -276,6 +276,13 @@ fn json_error(input: &cli::Input, e: &serde_json::Error) -> Error {
 pub fn generate(args: &Args) -> Result<String> {
     check_strings(args)?;
     let final_xml = final_config(args)?;
+    let source = "<generated>";
+    // Nothing malformed leaves this tool: every phase it prints has been parsed.
+    let original = Document::parse(source, &final_xml).map_err(|e| {
+        Error::Edit(format!(
+            "internal error: the generated document is not well-formed ({e}); please report it"
+        ))
+    })?;
     let phase = args.phase.unwrap_or(PhaseArg::Final);
     args.media.validate()?;
     if !args.media.any() {
@@ -286,8 +293,6 @@ pub fn generate(args: &Args) -> Result<String> {
         }
         return Ok(final_xml);
     }
-    let source = "<generated>";
-    let original = Document::parse(source, &final_xml)?;
     let install = install::to_install(&original, &args.media)?;
     let install = profile::record(&original, &install, Phase::Final, false)?;
     if phase == PhaseArg::Install {

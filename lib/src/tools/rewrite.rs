@@ -8,6 +8,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::cli;
 use crate::error::{Error, Result};
+use crate::phase::boot::BootFacts;
 use crate::phase::derive;
 use crate::phase::install::{self, InstallMedia};
 use crate::phase::profile::{self, Phase};
@@ -190,15 +191,12 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     Ok(())
 }
 
-/// The rewritten document.
+/// The rewritten document: the phase change, then the explicit edits; checked to be
+/// well-formed before it is returned.
 ///
 /// # Errors
 /// See [`run`].
 pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
-    let doc = Document::parse(source, text)?;
-    domain::check_domain(&doc)?;
-    let located = profile::find(&doc)?;
-    let recorded = located.as_ref().map(|l| l.profile.recorded);
     let to_install = args.to == Some(PhaseArg::Install);
     if !to_install
         && (args.media.cdrom.is_some() || args.media.pxe || !args.media.install_disk.is_empty())
@@ -207,8 +205,26 @@ pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
             "--cdrom, --pxe and --install-disk describe the install method and need --to install (to change a drive's media, use --insert-media TARGET=PATH)".into(),
         ));
     }
+    let phased = change_phase(source, text, args)?;
+    let edited = explicit_edits(source, phased, args)?;
+    if edited != text {
+        // Nothing malformed leaves this tool, whatever went into it.
+        Document::parse(source, &edited).map_err(|e| {
+            Error::Edit(format!(
+                "internal error: the result would not be well-formed XML ({e}); please report this document"
+            ))
+        })?;
+    }
+    Ok(edited)
+}
 
-    let mut text = match (args.to, args.swap, &located) {
+/// `--to` or `--swap`: the document in the phase asked for.
+fn change_phase(source: &str, text: &str, args: &Args) -> Result<String> {
+    let doc = Document::parse(source, text)?;
+    domain::check_domain(&doc)?;
+    let located = profile::find(&doc)?;
+    let recorded = located.as_ref().map(|l| l.profile.recorded);
+    Ok(match (args.to, args.swap, &located) {
         (None, false, _) => text.to_string(),
         (_, true, None) => {
             return Err(Error::Edit(format!(
@@ -216,6 +232,18 @@ pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
             )));
         }
         (_, true, Some(l)) => profile::swap(&doc, l, false)?,
+        // New install media over a recorded profile: record the install phase anew.
+        (Some(PhaseArg::Install), _, Some(l)) if args.media.any() => {
+            let plain = profile::without(&doc, l)?;
+            let plain_doc = Document::parse(source, &plain)?;
+            let install = install::to_install(&plain_doc, &args.media)?;
+            profile::record(
+                &plain_doc,
+                &install,
+                Phase::Final,
+                l.profile.restores_original,
+            )?
+        }
         (Some(PhaseArg::Final), _, Some(l)) if recorded == Some(Phase::Final) => {
             profile::swap(&doc, l, l.profile.restores_original)?
         }
@@ -223,7 +251,13 @@ pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
             profile::swap(&doc, l, false)?
         }
         (Some(_), _, Some(_)) => text.to_string(),
-        (Some(PhaseArg::Final), _, None) => derive::to_final(source, text)?,
+        (Some(PhaseArg::Final), _, None) => {
+            let derived = derive::to_final(source, text)?;
+            if derived != text {
+                check_boots_after_install(source, &derived, args)?;
+            }
+            derived
+        }
         (Some(PhaseArg::Install), _, None) => {
             if !args.media.any() {
                 return Err(Error::Usage(format!(
@@ -233,9 +267,49 @@ pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
             let install = install::to_install(&doc, &args.media)?;
             profile::record(&doc, &install, Phase::Final, true)?
         }
-    };
-    drop(doc);
+    })
+}
 
+/// A Xen paravirt guest boots no device: once its installer's kernel is gone, the final
+/// config must boot something else (a bootloader such as pygrub, or a kernel of its own).
+fn check_boots_after_install(source: &str, derived: &str, args: &Args) -> Result<()> {
+    let doc = Document::parse(source, derived)?;
+    let facts = BootFacts::of(&doc)?;
+    let boots = facts.direct_kernel
+        || doc.child(0, "bootloader").is_some()
+        || args.bootloader.as_deref().is_some_and(|b| !b.is_empty())
+        || args.media.kernel.as_deref().is_some_and(|k| !k.is_empty());
+    if facts.xen_pv() && !boots {
+        return Err(Error::Edit(format!(
+            "{source}: the final config of a Xen PV install boots neither a kernel nor a bootloader; give --bootloader (e.g. /usr/bin/pygrub) or --kernel"
+        )));
+    }
+    Ok(())
+}
+
+/// The explicit edits, in their documented order, on the document in its new phase.
+fn explicit_edits(source: &str, mut text: String, args: &Args) -> Result<String> {
+    let to_install = args.to == Some(PhaseArg::Install);
+    for (flag, values) in [
+        ("--insert-media", &args.insert_media),
+        ("--eject", &args.eject),
+        ("--remove-device", &args.remove_device),
+    ] {
+        for value in values {
+            install::check_text(flag, value)?;
+        }
+    }
+    for (flag, value) in [
+        ("--bootloader", &args.bootloader),
+        ("--bootloader-args", &args.bootloader_args),
+        ("--kernel", &args.media.kernel),
+        ("--initrd", &args.media.initrd),
+        ("--cmdline", &args.media.cmdline),
+    ] {
+        if let Some(value) = value {
+            install::check_text(flag, value)?;
+        }
+    }
     let apply = |text: &str, f: &dyn Fn(&Document<'_>) -> Result<Vec<crate::xml::Patch>>| {
         edit::with_doc(source, text, f)
     };
@@ -256,7 +330,7 @@ pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
         text = apply(&text, &|d| edit::set_boot(d, &devs))?;
     }
     // With --to install these flags were the install method, already applied.
-    if !(to_install && located.is_none()) {
+    if !to_install {
         for (name, value) in [
             ("kernel", &args.media.kernel),
             ("initrd", &args.media.initrd),

@@ -1,0 +1,270 @@
+//! Damaged and hostile input to the XML tools: every case either works and gives a
+//! well-formed document, or is refused in one line as bad input (exit 3). Never a panic,
+//! never an "internal error", never exit 0 with a document that is not well-formed.
+
+use clap::Parser;
+use domkit::error::exit;
+use domkit::tools::{generate, rewrite};
+use domkit::xml::Document;
+
+fn rewrite(text: &str, flags: &[&str]) -> Result<String, domkit::Error> {
+    let mut argv = vec!["domxml-rewrite"];
+    argv.extend_from_slice(flags);
+    rewrite::rewrite("t.xml", text, &rewrite::Args::try_parse_from(argv).unwrap())
+}
+
+fn generate(flags: &[&str]) -> Result<String, domkit::Error> {
+    let mut argv = vec![
+        "domxml-gen",
+        "--uuid",
+        "11111111-2222-3333-4444-555555555555",
+    ];
+    argv.extend_from_slice(flags);
+    generate::generate(&generate::Args::try_parse_from(argv).unwrap())
+}
+
+/// Refused as bad input, in one line that contains `want`.
+#[track_caller]
+fn refused(result: Result<String, domkit::Error>, want: &str) {
+    let err = result.expect_err("must be refused");
+    let msg = err.to_string();
+    assert_eq!(err.exit_code(), exit::BAD_INPUT, "{msg}");
+    assert!(msg.contains(want), "{msg}");
+    assert!(
+        !msg.contains('\n') && !msg.contains("internal error"),
+        "{msg}"
+    );
+}
+
+#[track_caller]
+fn well_formed(text: &str) {
+    Document::parse("out.xml", text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+}
+
+const FINAL: &str = "<domain type='kvm'>\n  <name>vm</name>\n  <uuid>11111111-2222-3333-4444-555555555555</uuid>\n  <memory>1048576</memory>\n  <os>\n    <type arch='x86_64'>hvm</type>\n    <boot dev='hd'/>\n  </os>\n  <devices>\n    <disk type='file' device='disk'>\n      <source file='/vm.img'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n    <interface type='network'>\n      <mac address='52:54:00:00:00:01'/>\n      <source network='default'/>\n    </interface>\n  </devices>\n</domain>\n";
+
+fn install_of(text: &str) -> String {
+    rewrite(text, &["--to", "install", "--cdrom", "/iso/a.iso"]).unwrap()
+}
+
+#[test]
+fn non_ascii_blanks_and_huge_gaps_in_a_profile_do_not_panic() {
+    let install = install_of(FINAL);
+    // The final phase's profile records where the CD-ROM goes back.
+    let fin = rewrite(&install, &["--swap"]).unwrap();
+    assert!(fin.contains("gap="), "{fin}");
+    // A no-break space right after the anchor: the recorded gap now ends inside it.
+    let nbsp = fin.replace(
+        "    </disk>\n    <interface",
+        "    </disk>\u{a0}\n    <interface",
+    );
+    for variant in [
+        nbsp,
+        regex_gap(&fin, "18446744073709551615"),
+        regex_gap(&fin, "99999999999999999999999"),
+        regex_gap(&fin, "-1"),
+    ] {
+        match rewrite(&variant, &["--to", "install"]) {
+            Ok(out) => well_formed(&out),
+            Err(e) => assert_eq!(e.exit_code(), exit::BAD_INPUT, "{e}"),
+        }
+    }
+}
+
+fn regex_gap(text: &str, gap: &str) -> String {
+    let at = text.find("gap='").expect("a gap") + 5;
+    let end = at + text[at..].find('\'').unwrap();
+    format!("{}{gap}{}", &text[..at], &text[end..])
+}
+
+#[test]
+fn a_damaged_profile_is_bad_input_at_the_profile() {
+    let install = install_of(FINAL);
+    // Truncated recorded text: the final <os> lost its end tag.
+    let truncated = install.replace("</os>]]>", "]]>");
+    assert_ne!(truncated, install);
+    refused(
+        rewrite(&truncated, &["--to", "final"]),
+        "recorded boot profile",
+    );
+    // A slot whose key says one element and whose text holds another.
+    let features = install.replacen("key='os'", "key='features'", 1);
+    refused(
+        rewrite(&features, &["--to", "final"]),
+        "holds <os>, not <features>",
+    );
+    // Extra elements hidden in a slot.
+    let extra = install.replace("</os>]]>", "</os><devices><disk/></devices>]]>");
+    refused(rewrite(&extra, &["--to", "final"]), "exactly one <os>");
+    // A slot with a natural key that its element does not carry.
+    let fin = rewrite(&install, &["--swap"]).unwrap();
+    let wrong_target = fin.replace(
+        "<target dev='hda' bus='ide'/>",
+        "<target dev='vda' bus='ide'/>",
+    );
+    assert_ne!(wrong_target, fin);
+    refused(
+        rewrite(&wrong_target, &["--to", "install"]),
+        "recorded boot profile",
+    );
+}
+
+#[test]
+fn two_edited_elements_on_one_line() {
+    let doc = FINAL.replace(
+        "    <boot dev='hd'/>\n",
+        "    <boot dev='network'/> <boot dev='hd'/>\n",
+    );
+    let booted = rewrite(&doc, &["--boot", "hd"]).unwrap();
+    assert!(
+        booted
+            .contains("  <os>\n    <type arch='x86_64'>hvm</type>\n    <boot dev='hd'/>\n  </os>"),
+        "{booted}"
+    );
+    let install = rewrite(&doc, &["--to", "install", "--cdrom", "/iso/a.iso"]).unwrap();
+    assert!(
+        install.contains("<boot dev='cdrom'/>\n    <boot dev='network'/>\n    <boot dev='hd'/>"),
+        "{install}"
+    );
+    assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), doc);
+}
+
+#[test]
+fn new_install_media_over_a_recorded_profile_is_applied_not_ignored() {
+    let install = install_of(FINAL);
+    let other = rewrite(&install, &["--to", "install", "--cdrom", "/iso/b.iso"]).unwrap();
+    assert!(
+        other.contains("/iso/b.iso") && !other.contains("/iso/a.iso"),
+        "{other}"
+    );
+    assert_eq!(rewrite(&other, &["--to", "final"]).unwrap(), FINAL);
+    let pxe = rewrite(&install, &["--to", "install", "--pxe"]).unwrap();
+    assert!(
+        !pxe.contains("/iso/a.iso") && pxe.contains("<boot dev='network'/>"),
+        "{pxe}"
+    );
+    assert_eq!(rewrite(&pxe, &["--to", "final"]).unwrap(), FINAL);
+    // From a domxml-gen final config, whose profile records the install phase.
+    let generated =
+        generate(&["--name", "g", "--disk", "/g.img", "--cdrom", "/iso/a.iso"]).unwrap();
+    let moved = rewrite(&generated, &["--to", "install", "--cdrom", "/iso/b.iso"]).unwrap();
+    assert!(
+        moved.contains("/iso/b.iso") && !moved.contains("/iso/a.iso"),
+        "{moved}"
+    );
+    let back = rewrite(&moved, &["--to", "final"]).unwrap();
+    assert_eq!(
+        back,
+        generate(&["--name", "g", "--disk", "/g.img", "--cdrom", "/iso/b.iso"]).unwrap()
+    );
+}
+
+#[test]
+fn other_tools_metadata_survives_the_way_back() {
+    let install = install_of(FINAL);
+    assert!(install.contains("metadata='created'"), "{install}");
+    // libosinfo adds its element after the install phase was made.
+    let osinfo = "<libosinfo:libosinfo xmlns:libosinfo=\"http://libosinfo.org/xmlns/libvirt/domain/1.0\"><libosinfo:os id=\"http://debian.org/debian/12\"/></libosinfo:libosinfo>";
+    let tagged = install.replace("  </metadata>", &format!("    {osinfo}\n  </metadata>"));
+    let fin = rewrite(&tagged, &["--to", "final"]).unwrap();
+    assert!(fin.contains(osinfo), "{fin}");
+    assert!(!fin.contains("domkit:profile"), "{fin}");
+    well_formed(&fin);
+}
+
+#[test]
+fn characters_xml_cannot_hold_are_refused() {
+    refused(generate(&["--name", "a\u{1}b"]), "--name: contains U+0001");
+    refused(
+        generate(&["--name", "k", "--kernel", "/k", "--cmdline", "quiet\u{7}"]),
+        "--cmdline: contains U+0007",
+    );
+    refused(
+        generate(&["--name", "d", "--description", "x\u{fffe}"]),
+        "U+FFFE",
+    );
+    refused(
+        rewrite(FINAL, &["--to", "install", "--cdrom", "/iso/\u{0}.iso"]),
+        "U+0000",
+    );
+    refused(rewrite(FINAL, &["--bootloader", "\u{1b}[31m"]), "U+001B");
+    // The same from a JSON spec.
+    let dir = std::env::temp_dir().join(format!("domkit-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("spec.json");
+    std::fs::write(&spec, "{\"name\": \"a\\u0000b\"}").unwrap();
+    let args =
+        generate::Args::try_parse_from(["domxml-gen", "--spec", spec.to_str().unwrap()]).unwrap();
+    let mut out = Vec::new();
+    let err = generate::run(args, &mut std::io::empty(), &mut out).unwrap_err();
+    assert_eq!(err.exit_code(), exit::BAD_INPUT, "{err}");
+    assert!(out.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn numbers_and_disk_names() {
+    for memory in ["99999999999GB", "1KB0", "0", "0.0K", "1e3"] {
+        let err = generate(&["--name", "m", "--memory", memory]).unwrap_err();
+        assert_eq!(err.exit_code(), exit::USAGE, "{memory}: {err}");
+    }
+    let xml = generate(&["--name", "m", "--memory", "1KB"]).unwrap();
+    assert!(xml.contains(">1</memory>"), "{xml}");
+    // 28 disks: after vdz come vdaa and vdab, as libvirt names them.
+    let mut flags = vec!["--name".to_string(), "many".to_string()];
+    for i in 0..28 {
+        flags.push("--disk".into());
+        flags.push(format!("/d{i}.img"));
+    }
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let xml = generate(&flags).unwrap();
+    assert!(xml.contains("dev='vdz'") && xml.contains("dev='vdaa'") && xml.contains("dev='vdab'"));
+    // An install disk may not take a target another disk has.
+    refused(
+        generate(&[
+            "--name",
+            "c",
+            "--disk",
+            "/c.img",
+            "--install-disk",
+            "/seed.iso,target=vda",
+        ]),
+        "target vda is already used",
+    );
+    refused(
+        rewrite(
+            FINAL,
+            &["--to", "install", "--install-disk", "/s.iso,target=vda"],
+        ),
+        "target vda is already used",
+    );
+}
+
+#[test]
+fn empty_and_missing_devices() {
+    for devices in [
+        "<devices></devices>",
+        "<devices/>",
+        "<devices>\n  </devices>",
+        "",
+    ] {
+        let doc = format!(
+            "<domain type='kvm'>\n  <name>e</name>\n  <os>\n    <type>hvm</type>\n  </os>\n  {devices}\n</domain>\n"
+        );
+        let install = rewrite(&doc, &["--to", "install", "--cdrom", "/iso/e.iso"])
+            .unwrap_or_else(|e| panic!("{devices:?}: {e}"));
+        assert!(install.contains("/iso/e.iso"), "{install}");
+        well_formed(&install);
+        assert_eq!(
+            rewrite(&install, &["--to", "final"]).unwrap(),
+            doc,
+            "{devices:?}"
+        );
+        let swapped = rewrite(&install, &["--swap"]).unwrap();
+        assert_eq!(
+            rewrite(&swapped, &["--swap"]).unwrap(),
+            install,
+            "{devices:?}"
+        );
+    }
+}
