@@ -5,6 +5,7 @@
 //!   --corpus DIR        the `<domain>` files to rewrite [tests/data/virt-manager/roundtrip]
 //!   --seconds S         minimum measuring time per corpus row [1.0]
 //!   --sizes N,N,...     device counts of the generated domains [1000,10000,100000]
+//!   --slots N,N,...     install-disk counts for the --swap scaling rows [1000,10000,30000]
 //!   --emit-big DIR      only write the generated domains to DIR/devices-N.xml and exit
 //!                       (run.sh times the CLI on the very same documents)
 //! `cargo bench` also passes `--bench`, which is ignored.
@@ -28,6 +29,7 @@ struct Options {
     corpus: PathBuf,
     seconds: f64,
     sizes: Vec<usize>,
+    slots: Vec<usize>,
     emit_big: Option<PathBuf>,
 }
 
@@ -36,6 +38,7 @@ fn options() -> Options {
         corpus: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/virt-manager/roundtrip"),
         seconds: 1.0,
         sizes: vec![1_000, 10_000, 100_000],
+        slots: vec![1_000, 10_000, 30_000],
         emit_big: None,
     };
     let mut it = std::env::args().skip(1);
@@ -51,6 +54,12 @@ fn options() -> Options {
                 o.sizes = value()
                     .split(',')
                     .map(|s| s.parse().unwrap_or_else(|_| fail("bad --sizes")))
+                    .collect()
+            }
+            "--slots" => {
+                o.slots = value()
+                    .split(',')
+                    .map(|s| s.parse().unwrap_or_else(|_| fail("bad --slots")))
                     .collect()
             }
             "--emit-big" => o.emit_big = Some(value().into()),
@@ -265,6 +274,46 @@ fn main() {
             doc.len() as f64 / (1024.0 * 1024.0),
             mi / k,
             mf / k,
+            if exact { "yes" } else { "**NO**" }
+        );
+    }
+
+    println!("\n### Slots: `--to install` with N install disks, then `--swap` both ways\n");
+    println!(
+        "A small final config given N `--install-disk` seeds: the install config records N slots that its final phase lacks. `--swap` to the final phase removes the N disks; `--swap` back inserts them. Every path must grow linearly. Median of 3 runs.\n"
+    );
+    println!(
+        "| slots | --to install ms | --swap removing N ms | --swap inserting N ms | per 1k slots (remove) | round trip exact |"
+    );
+    println!("|---:|---:|---:|---:|---:|---|");
+    let small = big_domain(4);
+    for &n in &o.slots {
+        let mut flags: Vec<String> = vec!["--to".into(), "install".into()];
+        for i in 0..n {
+            flags.push("--install-disk".into());
+            flags.push(format!("/var/lib/seeds/s{i}.img"));
+        }
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let install_args = args(&flags);
+        let swap = args(&["--swap"]);
+        let (mut ti, mut tr, mut ts) = (Vec::new(), Vec::new(), Vec::new());
+        let mut exact = true;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let inst = run("slots", black_box(&small), &install_args);
+            ti.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            let fin = run("slots", black_box(&inst), &swap);
+            tr.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            let back = run("slots", black_box(&fin), &swap);
+            ts.push(t.elapsed().as_secs_f64() * 1e3);
+            exact &= back == inst;
+        }
+        let (mi, mr, ms) = (median(&mut ti), median(&mut tr), median(&mut ts));
+        println!(
+            "| {n} | {mi:.1} | {mr:.1} | {ms:.1} | {:.2} | {} |",
+            mr / (n as f64 / 1000.0),
             if exact { "yes" } else { "**NO**" }
         );
     }

@@ -134,7 +134,7 @@ pub fn to_install(doc: &Document<'_>, media: &InstallMedia) -> Result<String> {
         facts: &facts,
         patches: Vec::new(),
         new_disks: Vec::new(),
-        taken: Vec::new(),
+        targets: disk::Targets::of(doc),
     };
     plan.direct_kernel(media)?;
     let boot_device = match &media.cdrom {
@@ -177,7 +177,7 @@ struct Plan<'p, 'd> {
     facts: &'p BootFacts,
     patches: Vec<Patch>,
     new_disks: Vec<(Place, Fragment)>,
-    taken: Vec<String>,
+    targets: disk::Targets,
 }
 
 impl Plan<'_, '_> {
@@ -233,8 +233,7 @@ impl Plan<'_, '_> {
                     device: "cdrom".into(),
                     ..DiskSpec::default()
                 };
-                let (bus, target) = disk::new_target(doc, "cdrom", &self.taken)?;
-                self.taken.push(target.clone());
+                let (bus, target) = self.targets.claim_new(doc, "cdrom")?;
                 let place = first_cdrom.map_or(Place::AfterDisks, Place::Before);
                 self.new_disks
                     .push((place, disk.fragment(bus, &target, None)));
@@ -269,7 +268,7 @@ impl Plan<'_, '_> {
         let disk = DiskSpec::parse("--install-disk", spec, default_device)?;
         let (bus, target) = match (&disk.bus, &disk.target) {
             (None, None) => {
-                let (bus, target) = disk::new_target(doc, &disk.device, &self.taken)?;
+                let (bus, target) = self.targets.claim_new(doc, &disk.device)?;
                 (bus.to_string(), target)
             }
             (bus, target) => {
@@ -281,7 +280,6 @@ impl Plan<'_, '_> {
                 (bus, target)
             }
         };
-        self.taken.push(target.clone());
         self.new_disks
             .push((Place::AfterDisks, disk.fragment(&bus, &target, None)));
         Ok(())
@@ -289,19 +287,14 @@ impl Plan<'_, '_> {
 
     /// An `--install-disk` target: the one given (refused when another disk has it), or
     /// the first free one on `bus`.
-    fn install_target(&self, spec: &str, bus: &str, target: Option<&str>) -> Result<String> {
-        let doc = self.doc;
+    fn install_target(&mut self, spec: &str, bus: &str, target: Option<&str>) -> Result<String> {
+        let what = format!("{}: --install-disk '{spec}'", self.doc.source);
         match target {
             Some(t) => {
-                if disk::used_targets(doc).contains(t) || self.taken.iter().any(|x| x == t) {
-                    return Err(Error::Edit(format!(
-                        "{}: --install-disk '{spec}': target {t} is already used by another disk",
-                        doc.source
-                    )));
-                }
+                self.targets.claim(&what, t)?;
                 Ok(t.to_string())
             }
-            None => disk::free_target(doc, bus, &self.taken),
+            None => self.targets.claim_free(bus),
         }
     }
 

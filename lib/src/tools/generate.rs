@@ -475,23 +475,29 @@ fn final_config(args: &Args) -> Result<String> {
         arch: &arch,
         paravirt: args.paravirt,
     };
-    let mut taken: Vec<String> = Vec::new();
+    // Targets given explicitly first, so that the first free one never takes theirs.
+    let mut targets = disk::Targets::default();
+    let mut disks = Vec::new();
     for spec in &args.disk {
         let disk = DiskSpec::parse("--disk", spec, "disk")?;
+        if let Some(t) = &disk.target {
+            if targets.claim("--disk", t).is_err() {
+                return Err(Error::Usage(format!(
+                    "--disk '{spec}': target {t} is used twice"
+                )));
+            }
+        }
+        disks.push(disk);
+    }
+    for disk in disks {
         let bus = disk
             .bus
             .clone()
             .unwrap_or_else(|| disk::bus_for(&machine, &disk.device).to_string());
         let target = match &disk.target {
             Some(t) => t.clone(),
-            None => disk::first_free_target(&bus, &|name| taken.iter().any(|t| t == name))?,
+            None => targets.claim_free(&bus)?,
         };
-        if taken.contains(&target) {
-            return Err(Error::Usage(format!(
-                "--disk '{spec}': target {target} is used twice"
-            )));
-        }
-        taken.push(target.clone());
         let mut disk = disk;
         if disk.format.is_none() && virt_type != VirtType::Test && disk.device == "disk" {
             disk.format = Some(

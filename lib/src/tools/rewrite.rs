@@ -25,16 +25,34 @@ pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --disk /var/lib/v
 /// requested changes. Every byte outside the edited elements stays identical: comments,
 /// quoting, attribute order, namespaces, indentation and the final newline.
 ///
-/// A document made by domxml-gen records the other phase's boot profile in <metadata>:
+/// Which phase a document is in: a document made by domxml-gen (or by --to install)
+/// records the other phase's boot profile in <metadata>, and is in the phase its profile
+/// does not hold. A document without a profile is an install config only when it shows
+/// virt-install's install phase, <on_reboot>destroy</on_reboot>; any other document is a
+/// final config already.
+///
 /// --to install / --to final switch to that phase (doing nothing when already there) and
-/// --swap toggles. Without a recorded profile, --to final derives the final config the way
-/// virt-install does (boot the first disk, eject the install media, drop the kernel, initrd
-/// and cmdline and the cloud-init SMBIOS, restore on_reboot), and --to install needs the
-/// install method flags; it records the final profile, so a later --to final gives back
-/// the original document byte for byte.
+/// --swap toggles. Without a recorded profile, --to final derives the final config of an
+/// install config the way virt-install writes it (boot order back to the disk, the booted
+/// install CD-ROM and virt-install's seeds ejected, Windows media kept, the installer's
+/// kernel, initrd and cmdline and cloud-init's SMBIOS serial dropped, the on_reboot it
+/// added removed), and gives a final config back unchanged. --to install needs the install
+/// method flags; it records the final profile, so a later --to final gives back the
+/// original document byte for byte. New install method flags on a document that records a
+/// profile are applied, and the profile recorded anew.
+///
+/// --to install refuses, in one line, a method the guest cannot boot: a container
+/// (<os><type>exe</type>) boots no installer; Xen PV and PVH guests, and Cloud Hypervisor
+/// guests, boot only a kernel (--kernel); libvirt's VMware and Hyper-V drivers ignore the
+/// boot order; an architecture without built-in firmware (aarch64, riscv64, ...) boots a
+/// CD-ROM or the network only with <os firmware='efi'> or a <loader>; libvirt's VMware,
+/// Hyper-V, VirtualBox, Virtuozzo and bhyve drivers cannot boot a kernel directly. A CD-ROM
+/// or network install of a guest that boots a kernel directly moves its kernel, initrd,
+/// cmdline and dtb into the recorded profile, and the install device always boots first.
 ///
 /// Explicit edits apply after the phase change, in this order: --remove-device, --eject,
-/// --insert-media, --boot, --kernel/--initrd/--cmdline, --bootloader, --on-*.
+/// --insert-media, --boot, --kernel/--initrd/--cmdline, --bootloader, --on-*. Nothing
+/// malformed is ever written: every result is parsed again before it is printed.
 #[derive(Parser, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {

@@ -1,7 +1,7 @@
 //! Disks as domkit adds them: the `--disk`/`--install-disk` flag syntax, the bus a new
 //! disk gets on a machine, and target names as libvirt numbers them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::xml::domain;
@@ -176,69 +176,90 @@ fn bus_targets(bus: &str) -> (&'static str, Option<usize>) {
     }
 }
 
-/// The first target name on `bus` (`vda`, `hdc`, `sdb`, ..., `vdaa`) that `used` does not
-/// claim.
-///
-/// # Errors
-/// Every target of a bus with few (IDE, floppy) is taken.
-pub fn first_free_target(bus: &str, used: &dyn Fn(&str) -> bool) -> Result<String> {
-    let (prefix, limit) = bus_targets(bus);
-    let mut index = 0;
-    loop {
-        if limit.is_some_and(|l| index >= l) {
+/// Target names in use, and where the search for the next free one on each bus resumes:
+/// names are only ever added, so each bus is scanned once however many disks are added.
+#[derive(Debug, Default)]
+pub struct Targets {
+    used: HashSet<String>,
+    next: HashMap<&'static str, usize>,
+}
+
+impl Targets {
+    /// The targets of a domain's disks.
+    pub fn of(doc: &Document<'_>) -> Targets {
+        let used = match domain::devices(doc) {
+            Some(d) => doc
+                .children_named(d, "disk")
+                .filter_map(|disk| domain::disk_target(doc, disk))
+                .map(str::to_string)
+                .collect(),
+            None => HashSet::new(),
+        };
+        Targets {
+            used,
+            next: HashMap::new(),
+        }
+    }
+
+    /// Whether a disk has target `name` already.
+    pub fn is_used(&self, name: &str) -> bool {
+        self.used.contains(name)
+    }
+
+    /// Claims `name`.
+    ///
+    /// # Errors
+    /// Another disk has it: `what` names the disk in the message.
+    pub fn claim(&mut self, what: &str, name: &str) -> Result<()> {
+        if !self.used.insert(name.to_string()) {
             return Err(Error::Edit(format!(
-                "no free {bus} target ({}..{} are taken): give the disk another bus= or a target=",
-                target_name(prefix, 0),
-                target_name(prefix, index - 1)
+                "{what}: target {name} is already used by another disk"
             )));
         }
-        let name = target_name(prefix, index);
-        if !used(&name) {
-            return Ok(name);
+        Ok(())
+    }
+
+    /// Claims the first free target name on `bus` (`vda`, `hdc`, `sdb`, ..., `vdaa`).
+    ///
+    /// # Errors
+    /// Every target of a bus with few (IDE, floppy) is taken.
+    pub fn claim_free(&mut self, bus: &str) -> Result<String> {
+        let (prefix, limit) = bus_targets(bus);
+        let index = self.next.entry(prefix).or_default();
+        loop {
+            if limit.is_some_and(|l| *index >= l) {
+                return Err(Error::Edit(format!(
+                    "no free {bus} target ({}..{} are taken): give the disk another bus= or a target=",
+                    target_name(prefix, 0),
+                    target_name(prefix, *index - 1)
+                )));
+            }
+            let name = target_name(prefix, *index);
+            *index += 1;
+            if self.used.insert(name.clone()) {
+                return Ok(name);
+            }
         }
-        index += 1;
     }
-}
 
-/// The bus and first free target for a new disk of kind `device` in this domain: its
-/// default bus, or SATA when that is IDE and all four IDE places are taken (libvirt adds the
-/// AHCI controller; SeaBIOS boots from it).
-///
-/// # Errors
-/// No free target (a third floppy).
-pub fn new_target(
-    doc: &Document<'_>,
-    device: &str,
-    taken: &[String],
-) -> Result<(&'static str, String)> {
-    let bus = default_bus(doc, device);
-    match free_target(doc, bus, taken) {
-        Ok(target) => Ok((bus, target)),
-        Err(_) if bus == "ide" => Ok(("sata", free_target(doc, "sata", taken)?)),
-        Err(e) => Err(e),
+    /// The bus and a claimed target for a new disk of kind `device` in `doc`: its default
+    /// bus, or SATA when that is IDE and all four IDE places are taken (libvirt adds the
+    /// AHCI controller; SeaBIOS boots from it).
+    ///
+    /// # Errors
+    /// No free target (a third floppy).
+    pub fn claim_new(
+        &mut self,
+        doc: &Document<'_>,
+        device: &str,
+    ) -> Result<(&'static str, String)> {
+        let bus = default_bus(doc, device);
+        match self.claim_free(bus) {
+            Ok(target) => Ok((bus, target)),
+            Err(_) if bus == "ide" => Ok(("sata", self.claim_free("sata")?)),
+            Err(e) => Err(e),
+        }
     }
-}
-
-/// The disk targets a domain uses.
-pub fn used_targets<'d>(doc: &'d Document<'_>) -> HashSet<&'d str> {
-    match domain::devices(doc) {
-        Some(d) => doc
-            .children_named(d, "disk")
-            .filter_map(|disk| domain::disk_target(doc, disk))
-            .collect(),
-        None => HashSet::new(),
-    }
-}
-
-/// The first target on `bus` free in the domain's disks and in `taken`.
-///
-/// # Errors
-/// See [`first_free_target`].
-pub fn free_target(doc: &Document<'_>, bus: &str, taken: &[String]) -> Result<String> {
-    let used = used_targets(doc);
-    first_free_target(bus, &|name| {
-        used.contains(name) || taken.iter().any(|t| t == name)
-    })
 }
 
 #[cfg(test)]
@@ -253,13 +274,17 @@ mod tests {
         assert_eq!(target_name("vd", 27), "vdab");
         assert_eq!(target_name("vd", 701), "vdzz");
         assert_eq!(target_name("vd", 702), "vdaaa");
-        let used: Vec<String> = (0..27).map(|i| target_name("vd", i)).collect();
-        assert_eq!(
-            first_free_target("virtio", &|n| used.iter().any(|u| u == n)).unwrap(),
-            "vdab"
-        );
-        let ide = ["hda", "hdb", "hdc", "hdd"];
-        let err = first_free_target("ide", &|n| ide.contains(&n)).unwrap_err();
+        let mut targets = Targets::default();
+        for i in 0..27 {
+            targets.claim("disk", &target_name("vd", i)).unwrap();
+        }
+        assert_eq!(targets.claim_free("virtio").unwrap(), "vdab");
+        assert!(targets.claim("disk", "vdab").is_err());
+        let mut ide = Targets::default();
+        for _ in 0..4 {
+            ide.claim_free("ide").unwrap();
+        }
+        let err = ide.claim_free("ide").unwrap_err();
         assert!(err.to_string().contains("hda..hdd"), "{err}");
     }
 }
