@@ -322,17 +322,27 @@ fn removals(
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by_key(|&i| doc.el(ids[i].1).start);
     let mut out = Vec::with_capacity(ids.len());
-    // The current anchor (parent, anchor) and the bytes removed after it so far.
+    // The current anchor (parent, anchor), the bytes removed after it so far, and the last
+    // element handled: a removed sibling right after it shares its anchor.
     let mut current: Option<(Id, Option<Id>)> = None;
     let mut skipped = 0usize;
+    let mut last: Option<Id> = None;
     for i in order {
         let (slot, id) = ids[i];
         let range = ranges[i].clone();
         let parent = doc.el(id).parent.expect("not the root");
-        let mut anchor = doc.previous_sibling(id);
-        while let Some(a) = anchor.filter(|a| removed.contains(a)) {
-            anchor = doc.previous_sibling(a);
-        }
+        let previous = doc.previous_sibling(id);
+        let anchor = match (previous, current) {
+            (Some(p), Some((_, anchor))) if Some(p) == last => anchor,
+            _ => {
+                let mut anchor = previous;
+                while let Some(a) = anchor.filter(|a| removed.contains(a)) {
+                    anchor = doc.previous_sibling(a);
+                }
+                anchor
+            }
+        };
+        last = Some(id);
         if current != Some((parent, anchor)) {
             current = Some((parent, anchor));
             skipped = 0;

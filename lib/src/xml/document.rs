@@ -46,6 +46,8 @@ pub struct Element<'a> {
     pub parent: Option<usize>,
     /// Indexes of the child elements, in document order.
     pub children: Vec<usize>,
+    /// This element's place among its parent's children (0 for the root).
+    pub position: usize,
 }
 
 /// Index of an element in [`Document::elements`].
@@ -118,9 +120,18 @@ impl<'a> Document<'a> {
 
     /// The sibling element just before `id`, if any.
     pub fn previous_sibling(&self, id: Id) -> Option<Id> {
-        let siblings = &self.elements[self.elements[id].parent?].children;
-        let pos = siblings.iter().position(|&s| s == id)?;
-        pos.checked_sub(1).map(|p| siblings[p])
+        let e = &self.elements[id];
+        let siblings = &self.elements[e.parent?].children;
+        e.position.checked_sub(1).map(|p| siblings[p])
+    }
+
+    /// The sibling element just after `id`, if any.
+    pub fn next_sibling(&self, id: Id) -> Option<Id> {
+        let e = &self.elements[id];
+        self.elements[e.parent?]
+            .children
+            .get(e.position + 1)
+            .copied()
     }
 
     /// The first child of `parent` with qualified name `name`.
@@ -451,6 +462,7 @@ impl<'a> Parser<'a> {
         self.check_namespaces(before, name, &attrs)?;
         let id = self.elements.len();
         let parent = self.open.last().copied();
+        let position = parent.map_or(0, |p| self.elements[p].children.len());
         self.elements.push(Element {
             name,
             start: before,
@@ -461,6 +473,7 @@ impl<'a> Parser<'a> {
             attrs,
             parent,
             children: Vec::new(),
+            position,
         });
         if let Some(p) = parent {
             self.elements[p].children.push(id);

@@ -41,76 +41,74 @@ pub fn removal_range(doc: &Document<'_>, id: Id) -> Range<usize> {
 /// behind. Any other element takes itself and the blanks back to what precedes it.
 pub fn removal_ranges(doc: &Document<'_>, ids: &[Id]) -> Vec<Range<usize>> {
     let removed: HashSet<Id> = ids.iter().copied().collect();
-    // Each removed element's position among its siblings, one pass per parent.
-    let mut position: HashMap<Id, usize> = HashMap::with_capacity(ids.len());
+    // Runs of removed siblings with only blanks between them, found in one pass over
+    // each parent's children: element -> (first, last) of its run.
+    let mut runs: HashMap<Id, (Id, Id)> = HashMap::with_capacity(ids.len());
     let mut parents_seen = HashSet::new();
     for &id in ids {
-        if let Some(parent) = doc.el(id).parent {
-            if parents_seen.insert(parent) {
-                for (i, &c) in doc.el(parent).children.iter().enumerate() {
-                    if removed.contains(&c) {
-                        position.insert(c, i);
-                    }
+        let Some(parent) = doc.el(id).parent else {
+            continue;
+        };
+        if !parents_seen.insert(parent) {
+            continue;
+        }
+        let mut run: Vec<Id> = Vec::new();
+        let mut close = |run: &mut Vec<Id>| {
+            if let (Some(&first), Some(&last)) = (run.first(), run.last()) {
+                for &member in run.iter() {
+                    runs.insert(member, (first, last));
                 }
             }
+            run.clear();
+        };
+        for &c in &doc.el(parent).children {
+            if !removed.contains(&c) {
+                close(&mut run);
+                continue;
+            }
+            let joined = run.last().is_some_and(|&prev| {
+                doc.text[doc.el(prev).end..doc.el(c).start]
+                    .bytes()
+                    .all(|b| b.is_ascii_whitespace())
+            });
+            if !joined {
+                close(&mut run);
+            }
+            run.push(c);
         }
+        close(&mut run);
     }
     ids.iter()
-        .map(|&id| removal_range_among(doc, id, &removed, &position))
+        .map(|&id| removal_range_in_run(doc, id, runs.get(&id).copied()))
         .collect()
 }
 
-fn removal_range_among(
-    doc: &Document<'_>,
-    id: Id,
-    removed: &HashSet<Id>,
-    position: &HashMap<Id, usize>,
-) -> Range<usize> {
+fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Range<usize> {
     if let Some(lines) = doc.own_lines(id) {
         return lines;
     }
     let e = doc.el(id);
-    let (Some(parent), Some(&pos)) = (e.parent, position.get(&id)) else {
-        return e.start..e.end;
-    };
-    let siblings = &doc.el(parent).children;
-    // Neighbours in the same run: removed, with only blanks between.
-    let joined = |a: Id, b: Id| {
-        removed.contains(&a)
-            && removed.contains(&b)
-            && doc.text[doc.el(a).end..doc.el(b).start]
-                .bytes()
-                .all(|c| c.is_ascii_whitespace())
-    };
-    let previous = pos.checked_sub(1).map(|p| siblings[p]);
-    let next = siblings.get(pos + 1).copied();
-    let mut first = pos;
-    while first > 0 && joined(siblings[first - 1], siblings[first]) {
-        first -= 1;
-    }
-    let mut last = pos;
-    while last + 1 < siblings.len() && joined(siblings[last], siblings[last + 1]) {
-        last += 1;
-    }
-    let run_start = doc.el(siblings[first]).start;
-    let run_end = doc.el(siblings[last]).end;
-    let line = xml::line_start(doc.text, run_start);
-    let alone_before = doc.text[line..run_start]
-        .bytes()
-        .all(|b| b == b' ' || b == b'\t');
-    let after = doc.after_line(run_end);
-    let alone_after = after > run_end || run_end == doc.text.len();
-    if first < last && alone_before && alone_after {
-        let start = match previous {
-            Some(p) if pos > first => doc.el(p).end,
-            _ => line,
-        };
-        let end = match next {
-            Some(_) if pos < last => e.end,
-            _ if run_end == doc.text.len() => e.end,
-            _ => after,
-        };
-        return start..end;
+    if let Some((first, last)) = run.filter(|(f, l)| f != l) {
+        let run_start = doc.el(first).start;
+        let run_end = doc.el(last).end;
+        let line = xml::line_start(doc.text, run_start);
+        let alone_before = doc.text[line..run_start]
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t');
+        let after = doc.after_line(run_end);
+        let alone_after = after > run_end || run_end == doc.text.len();
+        if alone_before && alone_after {
+            let start = match doc.previous_sibling(id) {
+                Some(p) if id != first => doc.el(p).end,
+                _ => line,
+            };
+            let end = if id != last || run_end == doc.text.len() {
+                e.end
+            } else {
+                after
+            };
+            return start..end;
+        }
     }
     let before = doc.text[..e.start]
         .trim_end_matches([' ', '\t', '\r', '\n'])
