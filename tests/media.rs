@@ -121,7 +121,7 @@ fn inspect_and_extract_a_debian_layout_with_rock_ridge() {
         "Debian 11.\\d+.\\d+ amd64 n"
     );
     assert_eq!(info11["os"]["media"]["kernel"], "install.amd/vmlinuz");
-    assert_eq!(info11["layout"], "osinfo");
+    assert_eq!(info11["layout"], "debian");
     assert_eq!(info11["kernel"], "/install.amd/vmlinuz");
     assert_eq!(info11["cmdline"], "vga=788 --- quiet");
 
@@ -170,6 +170,55 @@ fn inspect_and_extract_a_debian_layout_with_rock_ridge() {
     )));
     assert!(xml.contains("<cmdline>vga=788 --- quiet</cmdline>"));
     assert!(xml.contains(&iso_abs.display().to_string()));
+}
+
+/// A layout domkit does not list (openSUSE's boot/x86_64/loader/): osinfo's media entry,
+/// found by the volume, system and publisher ids, names the kernel and initrd.
+#[test]
+fn osinfo_paths_for_layouts_not_listed() {
+    let dir = scratch("opensuse");
+    let tree = dir.join("tree");
+    write(
+        &tree.join("boot/x86_64/loader/linux"),
+        &blob("suse-k", 4000),
+    );
+    write(
+        &tree.join("boot/x86_64/loader/initrd"),
+        &blob("suse-i", 9000),
+    );
+    let iso = dir.join("leap.iso");
+    xorriso(
+        &tree,
+        &iso,
+        &[
+            "-volid",
+            "openSUSE-Leap-15.3-DVD-x86_64",
+            "-system_id",
+            "LINUX",
+        ],
+    );
+    // xorriso upper-cases the publisher (ECMA-119 a-characters); openSUSE's mkisofs does
+    // not, and osinfo's regex is case-sensitive: write it into the PVD as they do.
+    let mut bytes = fs::read(&iso).unwrap();
+    let publisher = 16 * 2048 + 318;
+    bytes[publisher..publisher + 128]
+        .copy_from_slice(format!("{:<128}", "SUSE LINUX GmbH").as_bytes());
+    fs::write(&iso, &bytes).unwrap();
+    let info = json(&run(&["inspect", iso.to_str().unwrap()]));
+    assert_eq!(info["os"]["short-id"], "opensuse15.3");
+    assert_eq!(info["layout"], "osinfo");
+    assert_eq!(info["kernel"], "/boot/x86_64/loader/linux");
+    let out = dir.join("out");
+    let spec = json(&run(&[
+        "extract",
+        iso.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]));
+    assert!(spec["kernel"].as_str().unwrap().ends_with("/out/linux"));
+    assert_eq!(
+        fs::read(out.join("initrd")).unwrap(),
+        fs::read(tree.join("boot/x86_64/loader/initrd")).unwrap()
+    );
 }
 
 #[test]

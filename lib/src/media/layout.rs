@@ -1,6 +1,6 @@
-//! Where an install ISO keeps the kernel and initrd for a direct-kernel install: osinfo's
-//! media data when the OS is known, else the layouts distributions use, else the ISO's own
-//! boot menu (GRUB or ISOLINUX), whose entry also gives the kernel command line.
+//! Where an install ISO keeps the kernel and initrd for a direct-kernel install: the
+//! layouts distributions use, else osinfo's media data when the OS is known, else the
+//! ISO's own boot menu (GRUB or ISOLINUX), whose entry also gives the kernel command line.
 
 use std::io::{Read, Seek};
 
@@ -117,8 +117,10 @@ fn is_file<R: Read + Seek>(iso: &mut Iso<R>, path: &str) -> Result<bool, IsoErro
     Ok(iso.lookup(path)?.is_some_and(|e| e.kind == Kind::File))
 }
 
-/// Every kernel/initrd pair found, best first: osinfo's paths (given by the caller), the
-/// known layouts, then boot menu entries. Command lines come from the boot menus.
+/// Every kernel/initrd pair found, best first: the known layouts, osinfo's paths (given
+/// by the caller: for layouts this list does not know), then boot menu entries. Command
+/// lines come from the boot menus. Layouts first, so that `extract` needs no database
+/// for the common ones and inspect and extract agree.
 ///
 /// # Errors
 /// Damaged directories or menus.
@@ -141,21 +143,6 @@ pub fn find<R: Read + Seek>(
             found.push(boot);
         }
     };
-    if let Some((kernel, initrd)) = osinfo {
-        let (kernel, initrd) = (absolute(kernel), absolute(initrd));
-        if is_file(iso, &kernel)? && is_file(iso, &initrd)? {
-            push(
-                &mut found,
-                Boot {
-                    cmdline: cmdline_for(&kernel),
-                    kernel,
-                    initrd,
-                    layout: "osinfo".into(),
-                    variant: None,
-                },
-            );
-        }
-    }
     for (layout, variant, kernel, initrds) in LAYOUTS {
         if *layout == "fai" && !is_file(iso, "/FAI-CD")? {
             continue;
@@ -177,6 +164,21 @@ pub fn find<R: Read + Seek>(
                 );
                 break;
             }
+        }
+    }
+    if let Some((kernel, initrd)) = osinfo {
+        let (kernel, initrd) = (absolute(kernel), absolute(initrd));
+        if is_file(iso, &kernel)? && is_file(iso, &initrd)? {
+            push(
+                &mut found,
+                Boot {
+                    cmdline: cmdline_for(&kernel),
+                    kernel,
+                    initrd,
+                    layout: "osinfo".into(),
+                    variant: None,
+                },
+            );
         }
     }
     for entry in &menu {

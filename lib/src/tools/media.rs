@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cli;
 use crate::error::{Error, Result};
-use crate::media::iso9660::{Iso, IsoError};
+use crate::media::iso9660::{Iso, IsoError, Volume};
 use crate::media::layout::{self, Boot};
 use crate::media::seed::{self, Format};
 use crate::media::{db_error, iso_error, media_ids, open_iso};
@@ -26,8 +26,9 @@ pub const EXAMPLES: &str = "Examples:\n  dom-media inspect debian-12.5.0-amd64-n
 /// `inspect` prints one JSON object: the ISO's volume identity (primary volume
 /// descriptor), its El Torito boot platforms, the osinfo OS whose install media it matches
 /// (as virt-install detects it; database from osinfo-db), and the kernel and initrd inside
-/// for a direct-kernel install (osinfo's paths, else known layouts: Debian, Fedora/RHEL,
-/// Ubuntu, FAI; else the ISO's GRUB or ISOLINUX menu, which also gives the command line). `extract` copies that kernel and initrd into
+/// for a direct-kernel install (known layouts: Debian, Fedora/RHEL, Ubuntu, FAI; else the
+/// matched osinfo media entry's paths; else the ISO's GRUB or ISOLINUX menu, which also
+/// gives the command line). `extract` copies that kernel and initrd into
 /// a directory and prints JSON whose keys are domxml-gen's flags ("kernel", "initrd",
 /// "cmdline", "install-disk"), so it can be a `domxml-gen --spec`. `seed` writes a
 /// cloud-init NoCloud seed image (label cidata) to attach as install-only media.
@@ -149,19 +150,27 @@ fn examine(path: &Path, iso: &mut Iso<BufReader<File>>) -> Result<Inspection> {
     json.insert("volume-size".into(), json!(v.size));
     json.insert("names".into(), json!(iso.names().as_str()));
     json.insert("boot".into(), json!(iso.boot_platforms_found()));
-    // Without osinfo-db the image is still described; "os" is null then.
-    let (found, db_version) = match Db::open() {
-        Ok(mut db) => (db.identify(&media_ids(&v)).map_err(db_error)?, db.version()),
-        Err(DbError::Missing(_)) => (None, None),
-        Err(e) => return Err(db_error(e)),
-    };
+    let (found, db_version) = identify(&v)?;
     json.insert("osinfo-db".into(), json!(db_version));
     json.insert("os".into(), found.as_ref().map_or(Value::Null, os_json));
-    let osinfo_paths = found
-        .as_ref()
-        .and_then(|m| Some((m.media.kernel.as_deref()?, m.media.initrd.as_deref()?)));
-    let boots = layout::find(iso, osinfo_paths).map_err(|e| iso_error(path, e))?;
+    let boots = layout::find(iso, osinfo_paths(found.as_ref())).map_err(|e| iso_error(path, e))?;
     Ok(Inspection { json, boots })
+}
+
+/// The osinfo OS the volume matches, and the database version; without osinfo-db the
+/// image is still described, with no OS.
+fn identify(v: &Volume) -> Result<(Option<osinfo::Match>, Option<String>)> {
+    match Db::open() {
+        Ok(mut db) => Ok((db.identify(&media_ids(v)).map_err(db_error)?, db.version())),
+        Err(DbError::Missing(_)) => Ok((None, None)),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+/// The matched media entry's kernel and initrd paths.
+fn osinfo_paths(found: Option<&osinfo::Match>) -> Option<(&str, &str)> {
+    let m = found?;
+    Some((m.media.kernel.as_deref()?, m.media.initrd.as_deref()?))
 }
 
 /// The matched OS as inspect prints it: which OS, how it matched, what the media entry
@@ -235,7 +244,14 @@ fn extract(args: &ExtractArgs, stdout: &mut dyn Write) -> Result<()> {
             (k, i.clone(), cmdline)
         }
         _ => {
-            let Inspection { boots, .. } = examine(&args.iso, &mut iso)?;
+            // Known layouts need no database (~0.2 s); osinfo only for the others.
+            let mut boots = layout::find(&mut iso, None).map_err(|e| iso_error(&args.iso, e))?;
+            if boots.is_empty() {
+                let volume = iso.volume().clone();
+                let (found, _) = identify(&volume)?;
+                boots = layout::find(&mut iso, osinfo_paths(found.as_ref()))
+                    .map_err(|e| iso_error(&args.iso, e))?;
+            }
             let Some(best) = boots.into_iter().next() else {
                 return Err(Error::input(
                     &iso_source,
