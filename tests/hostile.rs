@@ -268,3 +268,69 @@ fn empty_and_missing_devices() {
         );
     }
 }
+
+/// What the mutation fuzzer (`make fuzz`) found, as its minimised reproducers: each either
+/// works and round-trips, or is refused in one line.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    // F1: edits next to elements that share a line with their parent's end tag or with
+    // each other ("internal error: overlapping edits").
+    let a = "<domain><os>\n<boot dev='hd'/></os></domain>";
+    let out = rewrite(a, &["--boot", "network"]).unwrap();
+    assert_eq!(out, "<domain><os><boot dev='network'/></os></domain>");
+    let a2 = "<domain><os> <boot dev='hd'/></os><devices/></domain>";
+    for flags in [
+        &["--to", "install", "--cdrom", "/x.iso"][..],
+        &["--to", "install", "--pxe"],
+    ] {
+        match rewrite(a2, flags) {
+            Ok(install) => assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), a2),
+            Err(e) => refused(Err(e), "--pxe needs a network interface"),
+        }
+    }
+    let b = "<domain><os>\n<boot dev='hd'/><boot dev='cdrom'/></os><on_reboot>destroy</on_reboot><devices/></domain>";
+    well_formed(&rewrite(b, &["--to", "final"]).unwrap());
+    let c = "<domain><devices>\n<disk device='cdrom'>\n<driver name='qemu'/>\n<source file='/x'/><target dev='sda'/>\n</disk>\n</devices></domain>";
+    assert_eq!(
+        rewrite(c, &["--eject", "sda"]).unwrap(),
+        "<domain><devices>\n<disk device='cdrom'>\n<target dev='sda'/>\n</disk>\n</devices></domain>"
+    );
+    // F2: a new device before a sibling on the same line, and <metadata /> with a space.
+    for doc in [
+        "<domain><os/><devices> <video/></devices></domain>",
+        "<domain><os/><devices>\n<video/></devices></domain>",
+        "<domain>\n  <os/>\n  <devices>\n    <disk type='file' device='disk'/>\n  </devices>\n<metadata /></domain>",
+    ] {
+        let install = rewrite(doc, &["--to", "install", "--cdrom", "/x.iso"]).unwrap();
+        assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), doc);
+    }
+    // F3: a derivation that would not settle is refused; --on-reboot settles it.
+    let f3 = "<domain><on_reboot>destroy</on_reboot><devices><disk device='cdrom'><source file='/x.iso'/><target dev='hdc'/></disk></devices></domain>\n";
+    refused(
+        rewrite(f3, &["--to", "final"]),
+        "cannot derive one final config",
+    );
+    let settled = rewrite(f3, &["--to", "final", "--on-reboot", "restart"]).unwrap();
+    assert_eq!(rewrite(&settled, &["--to", "final"]).unwrap(), settled);
+    // F4: XML declarations libxml2 refuses.
+    refused(
+        rewrite("<?xml version=\"1.0\" foo=\"x\"?><domain/>", &[]),
+        "XML declaration",
+    );
+    refused(
+        rewrite(
+            "<?xml version=\"1.0\" standalone=\"yes\" encoding=\"utf-8\"?><domain/>",
+            &[],
+        ),
+        "XML declaration",
+    );
+    // F5, F6: an element libvirt takes once, given twice.
+    let p = "xmlns:domkit='https://domkit.dev/xmlns/profile/1'";
+    let f5 = format!(
+        "<domain><metadata><domkit:profile {p} recorded='final'/></metadata><metadata/><os><type>hvm</type></os><devices/></domain>"
+    );
+    refused(rewrite(&f5, &["--to", "final"]), "a second <metadata>");
+    let f6 =
+        "<domain><on_reboot>destroy</on_reboot><on_reboot>restart</on_reboot><devices/></domain>";
+    refused(rewrite(f6, &["--swap"]), "a second <on_reboot>");
+}

@@ -618,7 +618,14 @@ fn drop_patch(doc: &Document<'_>, located: &Located) -> Patch {
         m.children.len() == 1 && blank(m.start_tag_end..p.start) && blank(p.end..m.content_end);
     match located.profile.metadata {
         MetadataOrigin::Created if alone => edit::remove(doc, located.metadata),
-        MetadataOrigin::Expanded if alone => Patch::replace(m.start..m.end, "<metadata/>"),
+        MetadataOrigin::Expanded if alone => {
+            // The start tag as written, closed again: `<metadata >` was `<metadata />`.
+            let open = &doc.text[m.start..m.start_tag_end];
+            Patch::replace(
+                m.start..m.end,
+                format!("{}/>", open.strip_suffix('>').unwrap_or(open)),
+            )
+        }
         _ => edit::remove(doc, located.element),
     }
 }
@@ -755,8 +762,12 @@ fn place_profile(
             profile.metadata = MetadataOrigin::Expanded;
             let indent = doc.indent_at(doc.el(m).start);
             let inner = format!("{indent}{unit}");
+            // Opened keeping every byte of the tag but its `/`, so dropping the profile
+            // closes it again exactly.
+            let raw = doc.raw(m);
+            let open = raw.strip_suffix("/>").unwrap_or(raw);
             let text = format!(
-                "<metadata>{nl}{inner}{}{nl}{indent}</metadata>",
+                "{open}>{nl}{inner}{}{nl}{indent}</metadata>",
                 render(&profile, &inner, &unit, nl, quote)
             );
             Patch::replace(doc.el(m).start..doc.el(m).end, text)

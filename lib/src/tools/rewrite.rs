@@ -273,6 +273,7 @@ fn change_phase(source: &str, text: &str, args: &Args) -> Result<String> {
             let derived = derive::to_final(source, text)?;
             if derived != text {
                 check_boots_after_install(source, &derived, args)?;
+                check_derivation_settles(source, &derived, args)?;
             }
             derived
         }
@@ -303,6 +304,22 @@ fn check_boots_after_install(source: &str, derived: &str, args: &Args) -> Result
         )));
     }
     Ok(())
+}
+
+/// A derived config that keeps `<on_reboot>destroy</on_reboot>` (in libvirt's place: the
+/// user's own) still reads as an install config; it must be final in every other respect,
+/// or a second `--to final` would change it again. Unless `--on-reboot` settles it, such
+/// an ambiguous install config is refused rather than half derived.
+fn check_derivation_settles(source: &str, derived: &str, args: &Args) -> Result<()> {
+    let settled_by_flag = args
+        .on_reboot
+        .is_some_and(|a| a != LifecycleAction::Destroy);
+    if settled_by_flag || derive::to_final(source, derived)? == derived {
+        return Ok(());
+    }
+    Err(Error::Edit(format!(
+        "{source}: cannot derive one final config: <on_reboot>destroy</on_reboot> stays (it is in libvirt's place, so it was the guest's own), so the result would still read as an install config and change again; give --on-reboot (restart, say), or record a profile with --to install"
+    )))
 }
 
 /// The explicit edits, in their documented order, on the document in its new phase.

@@ -413,6 +413,34 @@ impl<'a> Parser<'a> {
         if at != self.skip || self.events != 1 {
             return Err(self.err(at, "the XML declaration is only allowed at the very start"));
         }
+        // `<?xml version=... encoding=... standalone=...?>`: these three, in this order.
+        let raw: &str = decl;
+        let content =
+            BytesStart::from_content(raw, raw.find(char::is_whitespace).unwrap_or(raw.len()));
+        let mut names = Vec::new();
+        for attr in content.attributes().with_checks(true) {
+            let attr = attr.map_err(|e| self.err(at, xml_error_message(&e.to_string())))?;
+            names.push(attr.key.into_inner().to_string());
+        }
+        let allowed = ["version", "encoding", "standalone"];
+        let in_order = names
+            .iter()
+            .map(|n| allowed.iter().position(|a| a == n))
+            .collect::<Option<Vec<usize>>>()
+            .is_some_and(|p| p.windows(2).all(|w| w[0] < w[1]) && p.first() == Some(&0));
+        if !in_order {
+            return Err(self.err(
+                at,
+                "the XML declaration takes version, then optionally encoding and standalone, nothing else",
+            ));
+        }
+        if let Some(standalone) = decl.standalone() {
+            let standalone =
+                standalone.map_err(|e| self.err(at, xml_error_message(&e.to_string())))?;
+            if !matches!(standalone.as_ref(), "yes" | "no") {
+                return Err(self.err(at, "standalone must be yes or no"));
+            }
+        }
         let version = decl
             .version()
             .map_err(|e| self.err(at, xml_error_message(&e.to_string())))?;
@@ -797,6 +825,19 @@ mod tests {
                 "encoding latin1",
             ),
             ("<a>]]></a>", "']]>' is not allowed"),
+            (
+                "<?xml version='1.0' foo='x'?><a/>",
+                "the XML declaration takes",
+            ),
+            (
+                "<?xml version='1.0' standalone='yes' encoding='utf-8'?><a/>",
+                "the XML declaration takes",
+            ),
+            ("<?xml encoding='utf-8'?><a/>", "the XML declaration takes"),
+            (
+                "<?xml version='1.0' standalone='maybe'?><a/>",
+                "standalone must be yes or no",
+            ),
         ] {
             let err = Document::parse("t.xml", text).unwrap_err();
             assert_eq!(err.exit_code(), crate::error::exit::BAD_INPUT);
@@ -811,6 +852,7 @@ mod tests {
         for text in [
             "<?xml version='1.0' encoding='utf-8'?>\n<a/>",
             "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>",
+            "<?xml version='1.0' encoding='UTF-8' standalone='no'?><a/>",
             "<a xmlns:p='u'><p:b p:x='1' x='2'/></a>",
             "<a xmlns='u'><b xmlns=''/></a>",
             "<a xml:lang='en'>&lt;&#x41;&#66;&amp;</a>",

@@ -93,10 +93,69 @@ pub const DISK_ORDER: &[&str] = &[
     "alias",
 ];
 
-/// Checks that the document is a libvirt domain.
+/// The children of `<domain>` and `<os>` that libvirt takes once: a second one is never
+/// read by libvirt, so a rewrite could not say which one it edited.
+const SINGLE_IN_DOMAIN: &[&str] = &[
+    "name",
+    "uuid",
+    "genid",
+    "title",
+    "description",
+    "metadata",
+    "maxMemory",
+    "memory",
+    "currentMemory",
+    "blkiotune",
+    "memtune",
+    "memoryBacking",
+    "vcpu",
+    "vcpus",
+    "iothreads",
+    "iothreadids",
+    "cputune",
+    "numatune",
+    "resource",
+    "bootloader",
+    "bootloader_args",
+    "os",
+    "idmap",
+    "features",
+    "cpu",
+    "clock",
+    "on_poweroff",
+    "on_reboot",
+    "on_crash",
+    "on_lockfailure",
+    "pm",
+    "perf",
+    "devices",
+    "keywrap",
+    "launchSecurity",
+];
+const SINGLE_IN_OS: &[&str] = &[
+    "type",
+    "firmware",
+    "loader",
+    "nvram",
+    "kernel",
+    "initrd",
+    "cmdline",
+    "shim",
+    "dtb",
+    "bootmenu",
+    "smbios",
+    "bios",
+    "init",
+    "initdir",
+    "inituser",
+    "initgroup",
+];
+
+/// Checks that the document is a libvirt domain, with each element libvirt takes once
+/// given once.
 ///
 /// # Errors
-/// [`Error::BadInput`] naming the root element found instead.
+/// [`Error::BadInput`] naming the root element found instead, or the repeated element.
 pub fn check_domain(doc: &Document<'_>) -> Result<()> {
     let root = doc.root();
     if root.name != "domain" {
@@ -109,6 +168,27 @@ pub fn check_domain(doc: &Document<'_>) -> Result<()> {
                 root.name
             ),
         ));
+    }
+    let parents = [
+        (Some(0), SINGLE_IN_DOMAIN, "domain"),
+        (os(doc), SINGLE_IN_OS, "os"),
+    ];
+    for (parent, single, parent_name) in parents {
+        let Some(parent) = parent else {
+            continue;
+        };
+        let mut seen = std::collections::HashSet::new();
+        for &c in &doc.el(parent).children {
+            let name = doc.el(c).name;
+            if single.contains(&name) && !seen.insert(name) {
+                return Err(Error::at(
+                    doc.source,
+                    doc.text,
+                    doc.el(c).start,
+                    format!("a second <{name}> in <{parent_name}>: libvirt takes only one"),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -110,6 +110,14 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
             return start..end;
         }
     }
+    // Directly followed by a sibling (as when something was inserted just before it):
+    // the blanks before belong to that sibling's place, and stay.
+    if doc
+        .next_sibling(id)
+        .is_some_and(|next| doc.el(next).start == e.end)
+    {
+        return e.start..e.end;
+    }
     let before = doc.text[..e.start]
         .trim_end_matches([' ', '\t', '\r', '\n'])
         .len();
@@ -392,7 +400,7 @@ pub fn eject(doc: &Document<'_>, target: &str) -> Result<Vec<Patch>> {
 /// format, which described the media, go with it (the whole `<driver>` when that is all
 /// it held).
 pub fn eject_disk(doc: &Document<'_>, disk: Id) -> Vec<Patch> {
-    let mut patches = set_attr(doc, disk, "type", "file");
+    let mut patches = set_disk_type(doc, disk, "file");
     let mut gone: Vec<Id> = doc.child(disk, "source").into_iter().collect();
     if let Some(driver) = doc.child(disk, "driver") {
         let media_only = doc.el(driver).children.is_empty()
@@ -426,10 +434,18 @@ pub fn set_disk_source(doc: &Document<'_>, disk: Id, path: &str) -> Vec<Patch> {
     } else {
         ("file", "file")
     };
-    let mut patches = set_attr(doc, disk, "type", kind);
+    let mut patches = set_disk_type(doc, disk, kind);
     let source = Fragment::new("source").attr(attr, path);
     patches.extend(set_child(doc, disk, "source", Some(&source), DISK_ORDER));
     patches
+}
+
+/// A disk's `type`, set only where it changes what libvirt reads (no `type` means file).
+fn set_disk_type(doc: &Document<'_>, disk: Id, kind: &str) -> Vec<Patch> {
+    if kind == "file" && doc.attr(disk, "type").is_none() {
+        return Vec::new();
+    }
+    set_attr(doc, disk, "type", kind)
 }
 
 /// A patch giving element `id`'s attribute `name` the value `value`: the value alone is
