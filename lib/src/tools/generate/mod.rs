@@ -12,9 +12,10 @@ use crate::cli;
 use crate::error::{Error, Result};
 use crate::phase::install::{self, InstallMedia};
 use crate::phase::profile::{self, Phase};
-use crate::xml::disk::{self, DiskSpec};
+use crate::xml::Document;
 use crate::xml::lexical;
-use crate::xml::{Document, Fragment};
+
+mod config;
 
 /// Examples shown by `--help` and in the man page.
 pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --memory 1GiB --disk vm1.qcow2 --cdrom debian.iso > vm1.xml\n  domxml-gen --name vm2 --type qemu --disk vm2.img --kernel vmlinuz --initrd initrd.gz\n  domxml-gen --name pv1 --type xen --paravirt --disk /dev/vg/pv1 --kernel vmlinuz --bootloader pygrub\n  domxml-gen --spec vm1.json --phase install | dom-create";
@@ -275,7 +276,7 @@ fn json_error(input: &cli::Input, e: &serde_json::Error) -> Error {
 /// Missing name, bad values, or an install method the guest cannot use.
 pub fn generate(args: &Args) -> Result<String> {
     check_strings(args)?;
-    let final_xml = final_config(args)?;
+    let final_xml = config::final_config(args)?;
     let source = "<generated>";
     // Nothing malformed leaves this tool: every phase it prints has been parsed.
     let original = Document::parse(source, &final_xml).map_err(|e| {
@@ -389,289 +390,6 @@ pub fn stable_mac(uuid: &uuid::Uuid, index: usize, xen: bool) -> String {
     format!("{prefix}:{:02x}:{:02x}:{:02x}", b[0] & 0x7f, b[1], b[2])
 }
 
-fn final_config(args: &Args) -> Result<String> {
-    let name = args
-        .name
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| Error::Usage("--name is required".into()))?;
-    let uuid = match &args.uuid {
-        Some(u) => uuid::Uuid::parse_str(u)
-            .map_err(|_| Error::Usage(format!("--uuid '{u}': not a UUID")))?,
-        None => uuid::Uuid::new_v4(),
-    };
-    let virt_type = args.virt_type.unwrap_or_default();
-    let type_name = match virt_type {
-        VirtType::Kvm => "kvm",
-        VirtType::Qemu => "qemu",
-        VirtType::Xen => "xen",
-        VirtType::Test => "test",
-    };
-    if args.paravirt && virt_type != VirtType::Xen {
-        return Err(Error::Usage("--paravirt is for --type xen".into()));
-    }
-    if args.media.pxe && args.network.iter().all(|n| n == "none") {
-        return Err(Error::Usage(
-            "--pxe needs a --network interface to boot from".into(),
-        ));
-    }
-    if args.paravirt && (args.media.cdrom.is_some() || args.media.pxe) {
-        return Err(Error::Usage(
-            "a Xen paravirt guest installs from --kernel/--initrd, not --cdrom or --pxe".into(),
-        ));
-    }
-    if args.firmware == Some(Firmware::Uefi) && args.paravirt {
-        return Err(Error::Usage(
-            "--firmware uefi is not for paravirt guests".into(),
-        ));
-    }
-    let arch = args.arch.clone().unwrap_or_else(|| "x86_64".into());
-    let x86 = matches!(arch.as_str(), "x86_64" | "i686");
-    let memory = parse_memory_kib(args.memory.as_deref().unwrap_or("1024"))?.to_string();
-    let vcpus = args.vcpus.unwrap_or(1);
-    if vcpus == 0 {
-        return Err(Error::Usage("--vcpus must be at least 1".into()));
-    }
-
-    let mut os = Fragment::new("os").attr_opt(
-        "firmware",
-        (args.firmware == Some(Firmware::Uefi)).then_some("efi"),
-    );
-    let os_type = Fragment::new("type")
-        .attr("arch", arch.as_str())
-        .attr_opt("machine", args.machine.clone());
-    if args.paravirt {
-        os = os.child(os_type.text("xen"));
-    } else {
-        os = os
-            .child(os_type.text("hvm"))
-            .child(Fragment::new("boot").attr("dev", "hd"));
-    }
-
-    let features: Vec<String> = match &args.features {
-        Some(list) if list == "none" => Vec::new(),
-        Some(list) => list
-            .split(',')
-            .map(|f| f.trim().to_string())
-            .filter(|f| !f.is_empty())
-            .collect(),
-        None if args.paravirt => Vec::new(),
-        None if x86 => vec!["acpi".into(), "apic".into()],
-        None => vec!["acpi".into()],
-    };
-    for f in &features {
-        if !KNOWN_FEATURES.contains(&f.as_str()) {
-            return Err(Error::Usage(format!(
-                "--features: unknown feature '{f}' (known: {})",
-                KNOWN_FEATURES.join(", ")
-            )));
-        }
-    }
-
-    let mut devices = Fragment::new("devices");
-    let machine = disk::Machine {
-        domain_type: type_name,
-        machine: args.machine.as_deref().unwrap_or(""),
-        arch: &arch,
-        paravirt: args.paravirt,
-    };
-    // Targets given explicitly first, so that the first free one never takes theirs.
-    let mut targets = disk::Targets::default();
-    let mut disks = Vec::new();
-    for spec in &args.disk {
-        let disk = DiskSpec::parse("--disk", spec, "disk")?;
-        if let Some(t) = &disk.target {
-            if targets.claim("--disk", t).is_err() {
-                return Err(Error::Usage(format!(
-                    "--disk '{spec}': target {t} is used twice"
-                )));
-            }
-        }
-        disks.push(disk);
-    }
-    for disk in disks {
-        let bus = disk
-            .bus
-            .clone()
-            .unwrap_or_else(|| disk::bus_for(&machine, &disk.device).to_string());
-        let target = match &disk.target {
-            Some(t) => t.clone(),
-            None => targets.claim_free(&bus)?,
-        };
-        let mut disk = disk;
-        if disk.format.is_none() && virt_type != VirtType::Test && disk.device == "disk" {
-            disk.format = Some(
-                if disk.path.ends_with(".qcow2") {
-                    "qcow2"
-                } else {
-                    "raw"
-                }
-                .into(),
-            );
-        }
-        devices = devices.child(disk.fragment(&bus, &target, None));
-    }
-    for (index, spec) in args.network.iter().enumerate() {
-        if let Some(iface) = interface(spec, &uuid, index, virt_type)? {
-            devices = devices.child(iface);
-        }
-    }
-    let mut has_serial = false;
-    for (port, spec) in args.serial.iter().enumerate() {
-        let target = Fragment::new("target").attr("port", port.to_string());
-        let serial = match spec.split_once('=') {
-            None if spec == "pty" => Fragment::new("serial").attr("type", "pty").child(target),
-            Some(("file", path)) if !path.is_empty() => Fragment::new("serial")
-                .attr("type", "file")
-                .child(Fragment::new("source").attr("path", path))
-                .child(target),
-            _ => {
-                return Err(Error::Usage(format!(
-                    "--serial '{spec}': expected pty or file=PATH"
-                )));
-            }
-        };
-        devices = devices.child(serial);
-        has_serial = true;
-    }
-    if args.console {
-        let console = Fragment::new("console").attr("type", "pty");
-        let console = if has_serial {
-            console.child(
-                Fragment::new("target")
-                    .attr("type", "serial")
-                    .attr("port", "0"),
-            )
-        } else {
-            console
-        };
-        devices = devices.child(console);
-    }
-    match args.graphics.unwrap_or(Graphics::None) {
-        Graphics::None => {}
-        Graphics::Vnc => {
-            devices = devices.child(
-                Fragment::new("graphics")
-                    .attr("type", "vnc")
-                    .attr("autoport", "yes"),
-            )
-        }
-        Graphics::Spice => {
-            devices = devices.child(
-                Fragment::new("graphics")
-                    .attr("type", "spice")
-                    .attr("autoport", "yes"),
-            )
-        }
-    }
-
-    let mut domain = Fragment::new("domain")
-        .attr("type", type_name)
-        .child(Fragment::new("name").text(name))
-        .child(Fragment::new("uuid").text(uuid.hyphenated().to_string()))
-        .child_opt(
-            args.title
-                .as_ref()
-                .map(|t| Fragment::new("title").text(t.as_str())),
-        )
-        .child_opt(
-            args.description
-                .as_ref()
-                .map(|d| Fragment::new("description").text(d.as_str())),
-        )
-        .child(
-            Fragment::new("memory")
-                .attr("unit", "KiB")
-                .text(memory.as_str()),
-        )
-        .child(
-            Fragment::new("currentMemory")
-                .attr("unit", "KiB")
-                .text(memory.as_str()),
-        )
-        .child(Fragment::new("vcpu").text(vcpus.to_string()))
-        .child_opt(
-            args.bootloader
-                .as_ref()
-                .map(|b| Fragment::new("bootloader").text(b.as_str())),
-        )
-        .child_opt(
-            args.bootloader_args
-                .as_ref()
-                .map(|b| Fragment::new("bootloader_args").text(b.as_str())),
-        )
-        .child(os);
-    if !features.is_empty() {
-        let mut f = Fragment::new("features");
-        for name in &features {
-            f = f.child(Fragment::new(name));
-        }
-        domain = domain.child(f);
-    }
-    domain = domain
-        .child(Fragment::new("clock").attr("offset", "utc"))
-        .child(devices);
-    let mut out = domain.render("", "  ", "\n", '\'');
-    out.push('\n');
-    Ok(out)
-}
-
-fn interface(
-    spec: &str,
-    uuid: &uuid::Uuid,
-    index: usize,
-    virt_type: VirtType,
-) -> Result<Option<Fragment>> {
-    let mut parts = spec.split(',');
-    let kind = parts.next().unwrap_or_default();
-    let (iface_type, source) = match kind.split_once('=') {
-        None if kind == "none" => return Ok(None),
-        None if kind == "user" => ("user", None),
-        Some(("network", n)) if !n.is_empty() => {
-            ("network", Some(Fragment::new("source").attr("network", n)))
-        }
-        Some(("bridge", b)) if !b.is_empty() => {
-            ("bridge", Some(Fragment::new("source").attr("bridge", b)))
-        }
-        _ => {
-            return Err(Error::Usage(format!(
-                "--network '{spec}': expected network=NAME, bridge=BR, user or none"
-            )));
-        }
-    };
-    let mut model = match virt_type {
-        VirtType::Kvm | VirtType::Qemu => Some("virtio".to_string()),
-        _ => None,
-    };
-    let mut mac = stable_mac(uuid, index, virt_type == VirtType::Xen);
-    for part in parts {
-        match part.split_once('=') {
-            Some(("model", m)) if !m.is_empty() => model = Some(m.to_string()),
-            Some(("mac", m)) if is_mac(m) => mac = m.to_ascii_lowercase(),
-            _ => {
-                return Err(Error::Usage(format!(
-                    "--network '{spec}': unknown or bad option '{part}' (model=, mac=)"
-                )));
-            }
-        }
-    }
-    Ok(Some(
-        Fragment::new("interface")
-            .attr("type", iface_type)
-            .child(Fragment::new("mac").attr("address", mac))
-            .child_opt(source)
-            .child_opt(model.map(|m| Fragment::new("model").attr("type", m))),
-    ))
-}
-
-fn is_mac(text: &str) -> bool {
-    let parts: Vec<&str> = text.split(':').collect();
-    parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -708,6 +426,6 @@ mod tests {
         assert_eq!(stable_mac(&u, 0, false), stable_mac(&u, 0, false));
         assert_ne!(stable_mac(&u, 0, false), stable_mac(&u, 1, false));
         assert!(stable_mac(&u, 0, false).starts_with("52:54:00:"));
-        assert!(is_mac(&stable_mac(&u, 3, true)));
+        assert!(config::is_mac(&stable_mac(&u, 3, true)));
     }
 }
