@@ -61,7 +61,7 @@ tr -d '\r' < "$serial" | grep DOMKIT || true
 step "5. Boot the installed guest: libvirt kept the final config"
 show "$bin/dom-create" "$name"
 show "$bin/dom-wait-shutdown" "$name"
-echo "--- serial console:"
+echo "--- serial console (appended to, so the installer's line is still there):"
 tr -d '\r' < "$serial" | grep DOMKIT || true
 
 if tr -d '\r' < "$serial" | grep -q 'DOMKIT-GUEST: booted from disk'; then

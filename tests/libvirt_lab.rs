@@ -150,7 +150,7 @@ enum Boot {
 
 /// The guest's two configs, made by the tools themselves: `domxml-gen` writes the final
 /// config with the install method recorded, `domxml-rewrite --to install` the installer's.
-/// Both phases write the serial console to `{name}.serial` in the lab (truncated at each boot).
+/// Both phases write the serial console to `{name}.serial` in the lab, appending to it.
 fn configs(
     lab: &Lab,
     guest: &Path,
@@ -365,13 +365,17 @@ fn define_first_flow(boot: Boot) {
     assert_eq!(started["action"], "started");
     let done = wait_for(&c, name).ok().record();
     assert_eq!(done["reason"], "shutdown");
+    // The serial file is appended to (append='on'): the installer's lines stay, and the
+    // final boot's come after them.
     let serial = lab.serial(name);
+    let installed = serial.find("DOMKIT-INSTALLER: disk written");
+    let booted = serial.find("DOMKIT-GUEST: booted from disk");
     assert!(
-        serial.contains("DOMKIT-GUEST: booted from disk"),
+        installed.is_some() && booted.is_some() && installed < booted,
         "final serial: {serial}"
     );
     assert!(
-        !serial.contains("DOMKIT-INSTALLER"),
+        !serial[booted.unwrap()..].contains("DOMKIT-INSTALLER"),
         "final serial: {serial}"
     );
 }

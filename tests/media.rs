@@ -168,7 +168,10 @@ fn inspect_and_extract_a_debian_layout_with_rock_ridge() {
         "<kernel>{}</kernel>",
         out.join("vmlinuz").display()
     )));
-    assert!(xml.contains("<cmdline>vga=788 --- quiet</cmdline>"));
+    // Headless (no --graphics): domxml-gen appends console=ttyS0 so the installer is
+    // reachable; the kernel reads it after d-i's "---" too, and d-i copies it into the
+    // installed system's boot loader.
+    assert!(xml.contains("<cmdline>vga=788 --- quiet console=ttyS0</cmdline>"));
     assert!(xml.contains(&iso_abs.display().to_string()));
 }
 

@@ -15,13 +15,14 @@ complete -c domxml-gen -l memory -d 'Memory: a number of MiB, or with a unit (51
 complete -c domxml-gen -l vcpus -d 'Virtual CPUs [default: 1]' -r
 complete -c domxml-gen -l firmware -d 'Firmware [default: bios]' -r -f -a "bios\t'Legacy BIOS'
 uefi\t'UEFI (libvirt picks the firmware files)'"
+complete -c domxml-gen -l cpu -d 'CPU: host-passthrough, maximum, host-model, or a CPU model by name (Skylake-Client, EPYC, ...) [default: host-passthrough under KVM; maximum under QEMU\'s emulation (--type qemu), so guests built for x86-64-v2 and later boot there too]' -r
 complete -c domxml-gen -l features -d 'Hypervisor features, comma-separated, from: acpi, apic, pae, hap, viridian, privnet, pvspinlock, vmcoreinfo, smm, gic [default: acpi,apic on x86; acpi elsewhere; none for Xen paravirt]; "none" for none' -r
 complete -c domxml-gen -l disk -d 'A disk: PATH[,bus=BUS][,format=raw|qcow2][,device=disk|cdrom|floppy|lun] [,target=DEV][,readonly]. Repeatable; the first one is the boot disk' -r
 complete -c domxml-gen -l network -d 'A network interface: network=NAME | bridge=BR | user | none, then [,model=M][,mac=MAC]. Repeatable; MACs are derived from the UUID when not given' -r
-complete -c domxml-gen -l graphics -d 'Graphics [default: none]' -r -f -a "none\t'No graphics'
+complete -c domxml-gen -l graphics -d 'Graphics, with a USB tablet and a video card [default: none: a serial console instead, see --serial]' -r -f -a "none\t'No graphics'
 vnc\t'VNC'
 spice\t'SPICE'"
-complete -c domxml-gen -l serial -d 'A serial port: pty, or file=PATH (guest output lands in PATH). Repeatable' -r
+complete -c domxml-gen -l serial -d 'A serial port: pty (log=PATH keeps a copy of its output), or file=PATH (output only). Either file is appended to, never truncated, so the installer\'s output survives later boots. Repeatable. [default with --graphics none and neither --serial nor --console: a pty serial port with a console on it]' -r
 complete -c domxml-gen -l bootloader -d 'The final config\'s host-side bootloader (Xen paravirt: pygrub)' -r
 complete -c domxml-gen -l bootloader-args -d 'Arguments for --bootloader' -r
 complete -c domxml-gen -l cdrom -d 'Install from this ISO image: a CD-ROM drive with it, booted first (full virtualization)' -r

@@ -1,8 +1,10 @@
 //! The final config `domxml-gen` writes, one named step per part of the domain: the
-//! settings checked and resolved first ([`Base`]), then `<os>`, `<features>` and each
-//! kind of device, then the `<domain>` around them.
+//! settings checked and resolved first ([`Base`]), then `<os>`, `<features>`, `<cpu>` and
+//! each kind of device, then the `<domain>` around them. Every guest is reachable: a
+//! serial console without graphics, a tablet and a video card with them.
 
 use crate::error::{Error, Result};
+use crate::phase::install::InstallMedia;
 use crate::xml::Fragment;
 use crate::xml::disk::{self, DiskSpec};
 
@@ -20,15 +22,24 @@ struct Base<'a> {
     vcpus: u32,
 }
 
-/// The final config for `args` (already merged with any spec).
+/// What `domxml-gen` made: the final config, and the install method to record against it.
+pub(super) struct Generated {
+    /// The final config.
+    pub xml: String,
+    /// The install method, with what reaching the installer needs added (`console=`).
+    pub media: InstallMedia,
+}
+
+/// The final config for `args` (already merged with any spec, paths absolute).
 ///
 /// # Errors
 /// Missing name, bad values, or flags that do not go together.
-pub(super) fn final_config(args: &Args) -> Result<String> {
+pub(super) fn final_config(args: &Args) -> Result<Generated> {
     let base = base(args)?;
     check_combinations(args, &base)?;
     let os = os_element(args, &base);
     let features = features(args, &base)?;
+    let cpu = cpu(args, &base)?;
     let mut devices = Fragment::new("devices");
     for disk in disks(args, &base)? {
         devices = devices.child(disk);
@@ -39,10 +50,15 @@ pub(super) fn final_config(args: &Args) -> Result<String> {
     for serial in serials_and_console(args)? {
         devices = devices.child(serial);
     }
-    devices = devices.child_opt(graphics(args));
-    let mut out = domain(args, &base, os, features, devices).render("", "  ", "\n", '\'');
-    out.push('\n');
-    Ok(out)
+    for device in graphics(args) {
+        devices = devices.child(device);
+    }
+    let mut xml = domain(args, &base, os, features, cpu, devices).render("", "  ", "\n", '\'');
+    xml.push('\n');
+    Ok(Generated {
+        xml,
+        media: install_media(args),
+    })
 }
 
 /// Name, UUID, hypervisor, architecture, memory and vCPUs.
@@ -147,6 +163,51 @@ fn features(args: &Args, base: &Base<'_>) -> Result<Vec<String>> {
     Ok(features)
 }
 
+/// `<cpu>`: `--cpu`, else host-passthrough under KVM (the host's CPU, as virt-install
+/// does) and maximum under TCG (everything QEMU can emulate: QEMU's default qemu64 lacks
+/// the x86-64-v2 instructions RHEL 9 and its rebuilds need). Xen and the test driver keep
+/// their own default.
+fn cpu(args: &Args, base: &Base<'_>) -> Result<Option<Fragment>> {
+    let mode = match (&args.cpu, base.virt_type) {
+        (Some(mode), _) => mode.as_str(),
+        (None, VirtType::Kvm) => "host-passthrough",
+        (None, VirtType::Qemu) => "maximum",
+        (None, VirtType::Xen | VirtType::Test) => return Ok(None),
+    };
+    let cpu = Fragment::new("cpu");
+    Ok(Some(match mode {
+        "host-passthrough" | "maximum" => cpu
+            .attr("mode", mode)
+            .attr("check", "none")
+            .attr("migratable", "on"),
+        "host-model" => cpu.attr("mode", mode).attr("check", "partial"),
+        model if is_cpu_model(model) => cpu
+            .attr("mode", "custom")
+            .attr("match", "exact")
+            .attr("check", "none")
+            .child(
+                Fragment::new("model")
+                    .attr("fallback", "forbid")
+                    .text(model),
+            ),
+        other => {
+            return Err(Error::Usage(format!(
+                "--cpu '{other}': expected host-passthrough, maximum, host-model or a CPU model name"
+            )));
+        }
+    }))
+}
+
+/// A CPU model name as QEMU and libvirt spell them (`Skylake-Client-v4`, `EPYC`,
+/// `qemu64`, `POWER9`, `cortex-a57`).
+fn is_cpu_model(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// `--disk`s: explicit targets claimed first, so that the first free one never takes
 /// theirs; the bus is the machine's default unless given; a format from the file name.
 fn disks(args: &Args, base: &Base<'_>) -> Result<Vec<Fragment>> {
@@ -204,52 +265,128 @@ fn interfaces(args: &Args, base: &Base<'_>) -> Result<Vec<Fragment>> {
 }
 
 /// `--serial`s, then the `--console` (on the first serial port when there is one).
+/// Without graphics and without either flag, a pty serial port with a console on it, so
+/// that `virsh console` reaches the guest (virt-install's default console); a Xen
+/// paravirt guest gets its own console instead.
 fn serials_and_console(args: &Args) -> Result<Vec<Fragment>> {
     let mut out = Vec::new();
     for (port, spec) in args.serial.iter().enumerate() {
-        let target = Fragment::new("target").attr("port", port.to_string());
-        let serial = match spec.split_once('=') {
-            None if spec == "pty" => Fragment::new("serial").attr("type", "pty").child(target),
-            Some(("file", path)) if !path.is_empty() => Fragment::new("serial")
-                .attr("type", "file")
-                .child(Fragment::new("source").attr("path", path))
-                .child(target),
-            _ => {
-                return Err(Error::Usage(format!(
-                    "--serial '{spec}': expected pty or file=PATH"
-                )));
-            }
-        };
-        out.push(serial);
+        out.push(serial(spec, port)?);
     }
-    if args.console {
-        let console = Fragment::new("console").attr("type", "pty");
-        let console = if args.serial.is_empty() {
-            console
-        } else {
-            console.child(
-                Fragment::new("target")
-                    .attr("type", "serial")
-                    .attr("port", "0"),
-            )
-        };
+    let console = Fragment::new("console").attr("type", "pty");
+    let unreachable = args.graphics.unwrap_or(Graphics::None) == Graphics::None
+        && args.serial.is_empty()
+        && !args.console;
+    if args.console && !args.serial.is_empty() {
+        out.push(console.child(serial_target("0")));
+    } else if args.console {
         out.push(console);
+    } else if unreachable && args.paravirt {
+        let target = Fragment::new("target")
+            .attr("type", "xen")
+            .attr("port", "0");
+        out.push(console.child(target));
+    } else if unreachable {
+        out.push(
+            Fragment::new("serial")
+                .attr("type", "pty")
+                .child(Fragment::new("target").attr("port", "0")),
+        );
+        out.push(console.child(serial_target("0")));
     }
     Ok(out)
 }
 
-/// `--graphics`.
-fn graphics(args: &Args) -> Option<Fragment> {
+/// A console's target: serial port `port`.
+fn serial_target(port: &str) -> Fragment {
+    Fragment::new("target")
+        .attr("type", "serial")
+        .attr("port", port)
+}
+
+/// One `--serial`: `pty[,log=PATH]` or `file=PATH`. Files are opened with
+/// `append='on'`: libvirt truncates them on every start otherwise, and the final boot
+/// would erase the installer's output.
+fn serial(spec: &str, port: usize) -> Result<Fragment> {
+    let target = Fragment::new("target").attr("port", port.to_string());
+    let bad = || {
+        Error::Usage(format!(
+            "--serial '{spec}': expected pty, pty,log=PATH or file=PATH"
+        ))
+    };
+    let mut parts = spec.split(',');
+    let first = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    match first.split_once('=') {
+        None if first == "pty" => {
+            let mut serial = Fragment::new("serial").attr("type", "pty");
+            for part in rest {
+                match part.split_once('=') {
+                    Some(("log", path)) if !path.is_empty() => {
+                        serial = serial
+                            .child(Fragment::new("log").attr("file", path).attr("append", "on"));
+                    }
+                    _ => return Err(bad()),
+                }
+            }
+            Ok(serial.child(target))
+        }
+        Some(("file", path)) if !path.is_empty() && rest.is_empty() => Ok(Fragment::new("serial")
+            .attr("type", "file")
+            .child(
+                Fragment::new("source")
+                    .attr("path", path)
+                    .attr("append", "on"),
+            )
+            .child(target)),
+        _ => Err(bad()),
+    }
+}
+
+/// `--graphics`, with a USB tablet (absolute pointing: the pointer follows the client's)
+/// and a video card: QXL for SPICE, VGA for VNC. A Xen paravirt guest gets its
+/// framebuffer from the graphics alone.
+fn graphics(args: &Args) -> Vec<Fragment> {
     let kind = match args.graphics.unwrap_or(Graphics::None) {
-        Graphics::None => return None,
+        Graphics::None => return Vec::new(),
         Graphics::Vnc => "vnc",
         Graphics::Spice => "spice",
     };
-    Some(
-        Fragment::new("graphics")
-            .attr("type", kind)
-            .attr("autoport", "yes"),
-    )
+    let graphics = Fragment::new("graphics")
+        .attr("type", kind)
+        .attr("autoport", "yes");
+    if args.paravirt {
+        return vec![graphics];
+    }
+    let video = if kind == "spice" { "qxl" } else { "vga" };
+    vec![
+        Fragment::new("input")
+            .attr("type", "tablet")
+            .attr("bus", "usb"),
+        graphics,
+        Fragment::new("video").child(Fragment::new("model").attr("type", video)),
+    ]
+}
+
+/// The install method, reachable: without graphics the installer's kernel gets
+/// `console=ttyS0` (`hvc0` for Xen paravirt) unless the command line names a console.
+fn install_media(args: &Args) -> InstallMedia {
+    let mut media = args.media.clone();
+    let headless = args.graphics.unwrap_or(Graphics::None) == Graphics::None;
+    if media.kernel.is_some() && headless {
+        let console = if args.paravirt { "hvc0" } else { "ttyS0" };
+        let given = media.cmdline.as_deref().unwrap_or("");
+        if !given
+            .split_ascii_whitespace()
+            .any(|w| w.starts_with("console="))
+        {
+            media.cmdline = Some(match given.trim() {
+                "" => format!("console={console}"),
+                _ => format!("{given} console={console}"),
+            });
+        }
+    }
+    media
 }
 
 /// The `<domain>` element around the parts, in libvirt's order.
@@ -258,6 +395,7 @@ fn domain(
     base: &Base<'_>,
     os: Fragment,
     features: Vec<String>,
+    cpu: Option<Fragment>,
     devices: Fragment,
 ) -> Fragment {
     let text = |name: &str, value: &Option<String>| {
@@ -287,6 +425,7 @@ fn domain(
         domain = domain.child(list);
     }
     domain
+        .child_opt(cpu)
         .child(Fragment::new("clock").attr("offset", "utc"))
         .child(devices)
 }

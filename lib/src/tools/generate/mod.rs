@@ -16,6 +16,7 @@ use crate::xml::Document;
 use crate::xml::lexical;
 
 mod config;
+mod paths;
 
 /// Examples shown by `--help` and in the man page.
 pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --memory 1GiB --disk vm1.qcow2 --cdrom debian.iso > vm1.xml\n  domxml-gen --name vm2 --type qemu --disk vm2.img --kernel vmlinuz --initrd initrd.gz\n  domxml-gen --name pv1 --type xen --paravirt --disk /dev/vg/pv1 --kernel vmlinuz --bootloader pygrub\n  domxml-gen --spec vm1.json --phase install | dom-create";
@@ -45,7 +46,7 @@ pub const KNOWN_FEATURES: &[&str] = &[
 /// names: {"name": "vm1", "memory": "1GiB", "disk": ["/var/lib/vm1.img,bus=virtio"],
 /// "cdrom": "debian.iso"}. Repeatable flags take arrays; flags override the spec.
 /// The output is deterministic given the same inputs and --uuid.
-#[derive(Parser, Debug, Default, Serialize, Deserialize)]
+#[derive(Parser, Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", default)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
@@ -95,6 +96,11 @@ pub struct Args {
     /// Firmware [default: bios].
     #[arg(long, value_enum, help_heading = "Machine")]
     pub firmware: Option<Firmware>,
+    /// CPU: host-passthrough, maximum, host-model, or a CPU model by name (Skylake-Client,
+    /// EPYC, ...) [default: host-passthrough under KVM; maximum under QEMU's emulation
+    /// (--type qemu), so guests built for x86-64-v2 and later boot there too].
+    #[arg(long, value_name = "MODE|MODEL", help_heading = "Machine")]
+    pub cpu: Option<String>,
     /// Hypervisor features, comma-separated, from: acpi, apic, pae, hap, viridian, privnet,
     /// pvspinlock, vmcoreinfo, smm, gic [default: acpi,apic on x86; acpi
     /// elsewhere; none for Xen paravirt]; "none" for none.
@@ -113,11 +119,19 @@ pub struct Args {
     /// Repeatable; MACs are derived from the UUID when not given.
     #[arg(long, value_name = "KIND[,OPT=VAL...]", help_heading = "Devices")]
     pub network: Vec<String>,
-    /// Graphics [default: none].
+    /// Graphics, with a USB tablet and a video card [default: none: a serial console
+    /// instead, see --serial].
     #[arg(long, value_enum, help_heading = "Devices")]
     pub graphics: Option<Graphics>,
-    /// A serial port: pty, or file=PATH (guest output lands in PATH). Repeatable.
-    #[arg(long, value_name = "pty|file=PATH", help_heading = "Devices")]
+    /// A serial port: pty (log=PATH keeps a copy of its output), or file=PATH (output
+    /// only). Either file is appended to, never truncated, so the installer's output
+    /// survives later boots. Repeatable. [default with --graphics none and neither
+    /// --serial nor --console: a pty serial port with a console on it].
+    #[arg(
+        long,
+        value_name = "pty[,log=PATH]|file=PATH",
+        help_heading = "Devices"
+    )]
     pub serial: Vec<String>,
     /// Add a pty console (on the first serial port when there is one).
     #[arg(long, help_heading = "Devices")]
@@ -276,7 +290,10 @@ fn json_error(input: &cli::Input, e: &serde_json::Error) -> Error {
 /// Missing name, bad values, or an install method the guest cannot use.
 pub fn generate(args: &Args) -> Result<String> {
     check_strings(args)?;
-    let final_xml = config::final_config(args)?;
+    let args = paths::absolute(args.clone())?;
+    let generated = config::final_config(&args)?;
+    let final_xml = generated.xml;
+    let media = generated.media;
     let source = "<generated>";
     // Nothing malformed leaves this tool: every phase it prints has been parsed.
     let original = Document::parse(source, &final_xml).map_err(|e| {
@@ -285,8 +302,8 @@ pub fn generate(args: &Args) -> Result<String> {
         ))
     })?;
     let phase = args.phase.unwrap_or(PhaseArg::Final);
-    args.media.validate()?;
-    if !args.media.any() {
+    media.validate()?;
+    if !media.any() {
         if phase == PhaseArg::Install {
             return Err(Error::Usage(
                 "--phase install needs an install method: --cdrom, --kernel, --pxe or --install-disk".into(),
@@ -294,7 +311,7 @@ pub fn generate(args: &Args) -> Result<String> {
         }
         return Ok(final_xml);
     }
-    let install = install::to_install(&original, &args.media)?;
+    let install = install::to_install(&original, &media)?;
     let install = profile::record(&original, &install, Phase::Final, false)?;
     if phase == PhaseArg::Install {
         return Ok(install);

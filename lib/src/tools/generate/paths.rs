@@ -1,0 +1,151 @@
+//! Relative paths made absolute, as virt-install does (`os.path.abspath`): libvirt
+//! resolves a relative path against the daemon's directory, or refuses it with an opaque
+//! schema error, so domxml-gen never writes one.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+use super::Args;
+
+/// `args` with every file path absolute: `--disk`, `--install-disk`, `--cdrom`,
+/// `--kernel`, `--initrd`, and the files of `--serial file=PATH` and `--serial pty,log=PATH`.
+///
+/// # Errors
+/// A relative path while the current directory cannot be found (it was removed, say), or
+/// a path that is not valid UTF-8 once joined to it.
+pub(super) fn absolute(mut args: Args) -> Result<Args> {
+    let mut base = Base::default();
+    for spec in &mut args.disk {
+        *spec = first_field(&mut base, "--disk", spec)?;
+    }
+    for spec in &mut args.media.install_disk {
+        *spec = first_field(&mut base, "--install-disk", spec)?;
+    }
+    for (flag, value) in [
+        ("--cdrom", &mut args.media.cdrom),
+        ("--kernel", &mut args.media.kernel),
+        ("--initrd", &mut args.media.initrd),
+    ] {
+        if let Some(path) = value {
+            *path = base.absolute(flag, path)?;
+        }
+    }
+    for spec in &mut args.serial {
+        *spec = serial_files(&mut base, spec)?;
+    }
+    Ok(args)
+}
+
+/// The current directory, looked up once and only when a path needs it.
+#[derive(Default)]
+struct Base {
+    cwd: Option<PathBuf>,
+}
+
+impl Base {
+    /// `path` made absolute: joined to the current directory, `.` and `..` resolved by
+    /// name (the file need not exist yet), as `os.path.abspath` does.
+    fn absolute(&mut self, flag: &str, path: &str) -> Result<String> {
+        if path.is_empty() || path.starts_with('/') {
+            return Ok(path.to_string());
+        }
+        let cwd = match &self.cwd {
+            Some(cwd) => cwd,
+            None => {
+                let cwd = std::env::current_dir().map_err(|e| {
+                    Error::Usage(format!(
+                        "{flag} '{path}': a relative path, and the current directory cannot be found ({e}): give an absolute path"
+                    ))
+                })?;
+                self.cwd.insert(cwd)
+            }
+        };
+        let joined = normalize(&cwd.join(path));
+        joined.to_str().map(str::to_string).ok_or_else(|| {
+            Error::Usage(format!(
+                "{flag} '{path}': the current directory's name is not UTF-8: give an absolute path"
+            ))
+        })
+    }
+}
+
+/// `..` and `.` removed by name.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `PATH[,OPT=VAL...]` with PATH made absolute.
+fn first_field(base: &mut Base, flag: &str, spec: &str) -> Result<String> {
+    let (path, rest) = match spec.split_once(',') {
+        Some((path, rest)) => (path, Some(rest)),
+        None => (spec, None),
+    };
+    let path = base.absolute(flag, path)?;
+    Ok(match rest {
+        Some(rest) => format!("{path},{rest}"),
+        None => path,
+    })
+}
+
+/// `--serial file=PATH` and `--serial pty,log=PATH` with PATH made absolute; other
+/// values are left for the serial step to judge.
+fn serial_files(base: &mut Base, spec: &str) -> Result<String> {
+    let parts: Vec<String> = spec
+        .split(',')
+        .map(|part| match part.split_once('=') {
+            Some((key @ ("file" | "log"), path)) => {
+                Ok(format!("{key}={}", base.absolute("--serial", path)?))
+            }
+            _ => Ok(part.to_string()),
+        })
+        .collect::<Result<_>>()?;
+    Ok(parts.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_are_joined_to_the_current_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        let cwd = cwd.to_str().unwrap();
+        let mut base = Base::default();
+        assert_eq!(
+            base.absolute("--cdrom", "/iso/a.iso").unwrap(),
+            "/iso/a.iso"
+        );
+        assert_eq!(
+            base.absolute("--cdrom", "a.iso").unwrap(),
+            format!("{cwd}/a.iso")
+        );
+        assert_eq!(
+            base.absolute("--cdrom", "./x/../b.iso").unwrap(),
+            format!("{cwd}/b.iso")
+        );
+        assert_eq!(
+            first_field(&mut base, "--disk", "vm.img,bus=sata").unwrap(),
+            format!("{cwd}/vm.img,bus=sata")
+        );
+        assert_eq!(
+            serial_files(&mut base, "pty,log=vm.log").unwrap(),
+            format!("pty,log={cwd}/vm.log")
+        );
+        assert_eq!(
+            serial_files(&mut base, "file=/var/log/vm.log").unwrap(),
+            "file=/var/log/vm.log"
+        );
+        assert_eq!(serial_files(&mut base, "tcp").unwrap(), "tcp");
+    }
+}
