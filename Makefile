@@ -70,6 +70,7 @@ man-lint:
 bench: deps
 	bench/run.sh
 	bench/libvirt.sh | tee bench/results/libvirt-latest.md
+	bench/supervise.sh | tee bench/results/supervise-latest.md
 
 # Not part of check: the mutation fuzzer of the XML half and the JSON readers (issue 6),
 # deterministic given SEED (examples/fuzz). Failing inputs land in target/fuzz-failures,

@@ -13,12 +13,11 @@
 #   BENCH_LV_WAIT_REPS=10   runs per stop kind for the Stopped-event-to-exit delay
 #   BENCH_LV_FLOW_REPS=3    whole install flows per tool (each ~10-15 s under TCG)
 #   BENCH_LV_LAB=/var/tmp/domkit-bench-lv     the lab folder (absolute, <= 40 characters)
-#   DOMKIT_GUEST_CACHE=/var/tmp/domkit-guest  the test guest's cache
+#   DOMKIT_GUEST_CACHE  the test guest's cache (default: tests/lab/guest.sh's own)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lab=${BENCH_LV_LAB:-/var/tmp/domkit-bench-lv}
-guest=${DOMKIT_GUEST_CACHE:-/var/tmp/domkit-guest}
 
 die() { echo "bench/libvirt: $*" >&2; exit 1; }
 
@@ -41,8 +40,9 @@ for t in domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown; do
   [ -x "$bin/$t" ] || die "$bin/$t not found"
 done
 
-echo "bench/libvirt: building the test guest (cached in $guest)..." >&2
-tests/lab/guest.sh "$guest" >/dev/null
+echo "bench/libvirt: building the test guest (cached)..." >&2
+# The guest cache: DOMKIT_GUEST_CACHE, else guest.sh's own (named after a hash of it).
+guest=$(dirname "$(tests/lab/guest.sh ${DOMKIT_GUEST_CACHE:+"$DOMKIT_GUEST_CACHE"} | head -n1)")
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/domkit-bench-lv.XXXXXX")
 cleanup() {

@@ -9,7 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 lab=${DOMKIT_DEMO_LAB:-/var/tmp/domkit-demo}
-guest=${DOMKIT_GUEST_CACHE:-/var/tmp/domkit-guest}
 bin=${DOMKIT_BIN:-target/release}
 name=domkit-demo
 
@@ -20,8 +19,10 @@ tests/lab/libvirtd.sh stop "$lab" >/dev/null 2>&1 || true
 rm -rf "$lab"
 trap 'tests/lab/libvirtd.sh stop "$lab" >/dev/null 2>&1 || true' EXIT
 
-step "Building the test guest (cached in $guest)"
-tests/lab/guest.sh "$guest" >/dev/null
+step "Building the test guest (cached)"
+# The guest cache: DOMKIT_GUEST_CACHE, else guest.sh's own (named after a hash of it).
+guest=$(dirname "$(tests/lab/guest.sh ${DOMKIT_GUEST_CACHE:+"$DOMKIT_GUEST_CACHE"} | head -n1)")
+echo "in $guest"
 ls -l "$guest"/install.iso "$guest"/vmlinuz "$guest"/installer.initrd | awk '{print $5, $9}'
 
 step "Starting a private libvirtd in $lab"

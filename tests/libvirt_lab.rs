@@ -21,28 +21,34 @@ use domkit::libvirt::Conn;
 use domkit::libvirt::events::{Lifecycle, Notice, Subscription};
 use serde_json::Value;
 
-/// Longest a guest boot may take under TCG before a test fails instead of hanging.
-const BOOT_DEADLINE: &str = "120";
+/// Longest a guest boot may take under TCG before a test fails instead of hanging (boots
+/// take 5-30 s here, longer when other builds load the machine; only a broken boot waits
+/// this long).
+const BOOT_DEADLINE: &str = "300";
+/// The same for a run of several boots (an installer that reboots twice: four boots).
+const BOOTS_DEADLINE: &str = "1200";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The guest files, built once into a cache shared by every test run.
+/// The guest files, built once into a cache shared by every test run: guest.sh's own
+/// default cache (its folder name has a hash of the script, so a changed script builds a
+/// new guest), or DOMKIT_GUEST_DIR.
 fn guest() -> PathBuf {
-    let dir = std::env::var_os("DOMKIT_GUEST_DIR")
-        .map_or_else(|| PathBuf::from("/var/tmp/domkit-guest"), PathBuf::from);
-    let status = Command::new(repo().join("tests/lab/guest.sh"))
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run tests/lab/guest.sh");
+    let mut cmd = Command::new(repo().join("tests/lab/guest.sh"));
+    if let Some(dir) = std::env::var_os("DOMKIT_GUEST_DIR") {
+        cmd.arg(dir);
+    }
+    let out = cmd.output().expect("run tests/lab/guest.sh");
     assert!(
-        status.success(),
-        "tests/lab/guest.sh {} failed",
-        dir.display()
+        out.status.success(),
+        "tests/lab/guest.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    dir
+    let first = String::from_utf8(out.stdout).unwrap();
+    let first = first.lines().next().expect("guest.sh prints its outputs");
+    Path::new(first).parent().unwrap().to_path_buf()
 }
 
 /// A private libvirtd in its own folder; stopped and removed on drop.
@@ -648,16 +654,14 @@ fn waiting_survives_a_libvirtd_restart() {
     assert!(!stderr.contains("connection"), "{stderr}");
 }
 
-/// The Makefile of domkit(7) and the README: one stamp per step. `.SECONDARY` keeps make
-/// from deleting the intermediate stamps, which would start the installer again.
+/// The Makefile of domkit(7) and the README: one rule per guest, since the install state
+/// in libvirt makes a re-run safe; `.SECONDARY` keeps make from deleting the stamps.
 const MAKEFILE: &str = ".SECONDARY:
-
-%.defined: %.xml
-\tdom-define $< && touch $@
-%.started: %.defined
-\tdomxml-rewrite --to install $*.xml | dom-create && touch $@
-%.installed: %.started
-\tdom-wait-shutdown $* && dom-create $* && touch $@
+%.installed: %.xml
+\tdom-define $< >/dev/null
+\tdomxml-rewrite --to install $< | dom-create --resume | dom-wait-shutdown --timeout 3600 --idle-timeout 600 >/dev/null
+\tdom-create --resume $* >/dev/null
+\ttouch $@
 ";
 
 #[test]
@@ -706,11 +710,362 @@ fn make_j_installs_several_guests_and_a_rerun_does_nothing() {
             serial.contains("DOMKIT-GUEST: booted from disk"),
             "{name}: {serial}"
         );
-        assert!(lab.dir.join(format!("{name}.started")).exists(), "{first}");
+        assert!(
+            lab.dir.join(format!("{name}.installed")).exists(),
+            "{first}"
+        );
     }
     let again = make();
     assert!(
         !again.contains("dom-"),
         "a re-run must not run the tools again:\n{again}"
     );
+}
+
+// --- Install supervision (issue 7) -----------------------------------------------------
+
+/// A direct-kernel lab guest for supervision tests: the installer's kernel command line
+/// carries `switches` (tests/lab/guest.sh: domkit.reboots=N, domkit.hang, domkit.fail);
+/// serial port 0 is a pty (for the console stream) whose output QEMU also appends to
+/// `{name}.serial` in the lab, across boots, so installer runs can be counted; `vnc` adds a
+/// display (and so a video device) for screenshots.
+fn supervised_configs(
+    lab: &Lab,
+    guest: &Path,
+    name: &str,
+    switches: &str,
+    vnc: bool,
+) -> (String, String) {
+    let g = guest.display();
+    let disk = format!("{},format=raw", lab.disk(name).display());
+    let (kernel, initrd) = (format!("{g}/vmlinuz"), format!("{g}/installer.initrd"));
+    let cmdline = format!("console=ttyS0 quiet loglevel=3 {switches}");
+    let uuid = new_uuid();
+    let args = [
+        "--name",
+        name,
+        "--uuid",
+        &uuid,
+        "--type",
+        &lab.domtype,
+        "--memory",
+        "128MiB",
+        "--disk",
+        &disk,
+        "--serial",
+        "pty",
+        "--graphics",
+        if vnc { "vnc" } else { "none" },
+        "--kernel",
+        &kernel,
+        "--initrd",
+        &initrd,
+        "--cmdline",
+        &cmdline,
+    ];
+    let fin = tool("domxml-gen", &args, "").ok().stdout;
+    let log = lab.dir.join(format!("{name}.serial"));
+    let fin = fin.replacen(
+        "<serial type='pty'>",
+        &format!(
+            "<serial type='pty'><log file='{}' append='on'/>",
+            log.display()
+        ),
+        1,
+    );
+    assert!(fin.contains("append='on'"), "{fin}");
+    let install = tool("domxml-rewrite", &["--to", "install"], &fin)
+        .ok()
+        .stdout;
+    (fin, install)
+}
+
+/// How many times the installer started, from the appended serial log.
+fn installer_runs(lab: &Lab, name: &str) -> usize {
+    lab.serial(name)
+        .matches("DOMKIT-INSTALLER: started")
+        .count()
+}
+
+/// The domain's install state word, from its persistent config.
+fn install_state(lab: &Lab, name: &str) -> Option<String> {
+    let dom = lab.conn().lookup(name).unwrap();
+    domkit::libvirt::install::read(&dom)
+        .unwrap()
+        .map(|s| s.to_string())
+}
+
+#[test]
+fn an_installer_that_reboots_twice_finishes_at_its_third_reset() {
+    let lab = Lab::start();
+    let guest = guest();
+    let name = "reboots";
+    let (fin, install) = supervised_configs(&lab, &guest, name, "domkit.reboots=2", false);
+    // The install config keeps running through resets instead of stopping at the first.
+    let install = install.replace(
+        "<on_reboot>destroy</on_reboot>",
+        "<on_reboot>restart</on_reboot>",
+    );
+    let c = ["-c", lab.uri.as_str()];
+    tool("dom-define", &c, &fin).ok();
+    let created = tool("dom-create", &c, &install).ok();
+    let log = lab.dir.join("reboots.console");
+    let waited = tool(
+        "dom-wait-shutdown",
+        &[
+            "--timeout",
+            BOOTS_DEADLINE,
+            "--reboots",
+            "3",
+            "--expect",
+            "DOMKIT-INSTALLER: disk written",
+            "--console-log",
+            log.to_str().unwrap(),
+        ],
+        &created.stdout,
+    )
+    .ok()
+    .record();
+    assert_eq!(
+        (waited["reason"].as_str(), waited["state"].as_str()),
+        (Some("reboot"), Some("shutoff"))
+    );
+    let serial = lab.serial(name);
+    for boot in ["boot 1", "boot 2", "boot 3", "disk written"] {
+        assert!(serial.contains(boot), "{boot}: {serial}");
+    }
+    assert_eq!(installer_runs(&lab, name), 3, "{serial}");
+    let console = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        console.contains("DOMKIT-INSTALLER: disk written"),
+        "{console}"
+    );
+    assert_eq!(install_state(&lab, name).as_deref(), Some("installed"));
+    // The final config boots the installed disk.
+    tool("dom-create", &[&c[..], &[name]].concat(), "").ok();
+    wait_for(&c, name).ok();
+    assert!(lab.serial(name).contains("DOMKIT-GUEST: booted from disk"));
+    assert_eq!(installer_runs(&lab, name), 3);
+}
+
+#[test]
+fn a_hanging_installer_stalls_with_a_screenshot_left_running() {
+    let lab = Lab::start();
+    let guest = guest();
+    let name = "hang";
+    let (fin, install) = supervised_configs(&lab, &guest, name, "domkit.hang", true);
+    let c = ["-c", lab.uri.as_str()];
+    tool("dom-define", &c, &fin).ok();
+    tool("dom-create", &c, &install).ok();
+    // Booting from an initrd does no disk I/O either: wait until the installer hangs, so
+    // the stall measured is the hang's, however slow the boot under load.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !lab.serial(name).contains("waiting for an answer") {
+        assert!(Instant::now() < deadline, "the installer never hung");
+        std::thread::sleep(Duration::from_millis(100)); // poll interval, not synchronisation
+    }
+    let shot = lab.dir.join("hang.png");
+    let run = tool(
+        "dom-wait-shutdown",
+        &[
+            &c[..],
+            &[
+                "--timeout",
+                BOOT_DEADLINE,
+                "--idle-timeout",
+                "4",
+                "--screenshot",
+                shot.to_str().unwrap(),
+                name,
+            ],
+        ]
+        .concat(),
+        "",
+    );
+    assert_eq!(run.code, 11, "{run:?}");
+    let rec = run.record();
+    assert_eq!(
+        (rec["reason"].as_str(), rec["action"].as_str()),
+        (Some("stalled"), Some("stalled"))
+    );
+    assert!(
+        run.stderr
+            .contains("domain 'hang' no disk or network I/O for 4s"),
+        "{run:?}"
+    );
+    assert_eq!(
+        install_state(&lab, name).as_deref(),
+        Some("failed (stalled)")
+    );
+    // Left running for inspection.
+    assert!(lab.conn().lookup(name).unwrap().is_active().unwrap());
+    // The PNG is a real image: it decodes, with the display's size.
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert!(info.width >= 320 && info.height >= 200, "{info:?}");
+    lab.conn().lookup(name).unwrap().destroy().unwrap();
+}
+
+#[test]
+fn an_installer_that_gives_up_is_not_a_finished_install() {
+    let lab = Lab::start();
+    let guest = guest();
+    let c = ["-c", lab.uri.as_str()];
+    // domkit.fail: the installer prints "DOMKIT-INSTALLER: FAILED ..." and powers off,
+    // a clean stop as far as libvirt can tell.
+    let cases: [(&str, &[&str], &str); 2] = [
+        ("giveup", &["--expect", "disk written"], "matching --expect"),
+        (
+            "failon",
+            &["--fail-on", "INSTALLER: FAILED"],
+            "matching --fail-on",
+        ),
+    ];
+    for (name, flags, said) in cases {
+        let (fin, install) = supervised_configs(&lab, &guest, name, "domkit.fail", false);
+        tool("dom-define", &c, &fin).ok();
+        tool("dom-create", &c, &install).ok();
+        let run = tool(
+            "dom-wait-shutdown",
+            &[&c[..], &["--timeout", BOOT_DEADLINE], flags, &[name]].concat(),
+            "",
+        );
+        assert_eq!(run.code, 9, "{name}: {run:?}");
+        assert!(run.stderr.contains(said), "{name}: {run:?}");
+        let state = install_state(&lab, name).unwrap();
+        assert!(state.starts_with("failed"), "{name}: {state}");
+        // A failed install may run again (no --reinstall needed) once it has stopped.
+        wait_for(&c, name).ok();
+        assert_eq!(tool("dom-create", &c, &install).code, 0);
+        let _ = lab.conn().lookup(name).unwrap().destroy();
+    }
+}
+
+/// The documented flow, as a user's script runs it again after any kill: define, the
+/// installer once (skipped when installed, attached to while running), the final boot.
+const FLOW: &str = "\"$DEFINE\" vm.xml >/dev/null &&
+\"$REWRITE\" --to install vm.xml | \"$CREATE\" --resume | \"$WAIT\" --timeout 300 --idle-timeout 120 >/dev/null &&
+\"$CREATE\" --resume \"$NAME\" >/dev/null";
+
+fn flow(lab: &Lab, dir: &Path, name: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", FLOW])
+        .current_dir(dir)
+        .env("LIBVIRT_DEFAULT_URI", &lab.uri)
+        .env("NAME", name)
+        .env("DEFINE", bin("dom-define"))
+        .env("REWRITE", bin("domxml-rewrite"))
+        .env("CREATE", bin("dom-create"))
+        .env("WAIT", bin("dom-wait-shutdown"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    cmd
+}
+
+/// A small deterministic generator for kill times (no dependency for one number a run).
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// One run: the flow is SIGKILLed (its whole process group) after `kill_ms`, then run
+/// again to its end; the guest must have run its installer exactly once and booted from
+/// its disk.
+fn killed_run(lab: &Lab, guest: &Path, index: usize, kill_ms: u64) {
+    let name = format!("k{index}");
+    let dir = lab.dir.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (fin, _) = supervised_configs(lab, guest, &name, "", false);
+    std::fs::write(dir.join("vm.xml"), fin).unwrap();
+
+    let mut first = flow(lab, &dir, &name).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_millis(kill_ms);
+    // Kill at the chosen moment, or let it finish if it is done before.
+    let done_early = loop {
+        if first.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if Instant::now() >= deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(10)); // poll interval, not synchronisation
+    };
+    if !done_early {
+        let pgid = format!("-{}", first.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &pgid]).status();
+    }
+    let _ = first.wait();
+
+    let again = flow(lab, &dir, &name).output().unwrap();
+    assert!(
+        again.status.success(),
+        "{name} (killed at {kill_ms} ms): re-run failed: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    // The final boot was started (or is done): let it finish.
+    let c = ["-c", lab.uri.as_str()];
+    wait_for(&c, &name).ok();
+    let serial = lab.serial(&name);
+    assert_eq!(
+        installer_runs(lab, &name),
+        1,
+        "{name} (killed at {kill_ms} ms): {serial}"
+    );
+    let last = serial.lines().rfind(|l| l.contains("DOMKIT-"));
+    assert_eq!(
+        last.map(str::trim),
+        Some("DOMKIT-GUEST: booted from disk"),
+        "{name} (killed at {kill_ms} ms): {serial}"
+    );
+    assert_eq!(install_state(lab, &name).as_deref(), Some("installed"));
+    let _ = lab.conn().lookup(&name).map(|d| d.undefine());
+}
+
+/// SIGKILL at random moments of the flow (a few runs here; DOMKIT_KILL_RUNS=50 for the
+/// full count): every run ends with one installer run and a final boot.
+#[test]
+fn a_flow_killed_anywhere_installs_exactly_once_when_run_again() {
+    let runs: usize = std::env::var("DOMKIT_KILL_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let seed: u64 = std::env::var("DOMKIT_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("kill seed {seed} (DOMKIT_KILL_SEED to repeat)");
+    let lab = Lab::start();
+    let guest = guest();
+    let mut state = seed;
+    // Kill moments spread over the whole flow (~0-15 s under TCG): the first runs kill
+    // right at the start, within a tool, and after the installer started.
+    let times: Vec<u64> = (0..runs)
+        .map(|i| match i {
+            0 => 0,
+            1 => 150,
+            _ => xorshift(&mut state) % 15_000,
+        })
+        .collect();
+    let parallel = 4.min(runs.max(1));
+    std::thread::scope(|scope| {
+        for lane in 0..parallel {
+            let (lab, guest, times) = (&lab, &guest, &times);
+            scope.spawn(move || {
+                for (index, &ms) in times.iter().enumerate().skip(lane).step_by(parallel) {
+                    killed_run(lab, guest, index, ms);
+                }
+            });
+        }
+    });
 }

@@ -2,6 +2,9 @@ complete -c dom-create -s c -l connect -d 'libvirt connection URI, as for virsh 
 complete -c dom-create -l paused -d 'Leave the guest paused instead of running its CPUs'
 complete -c dom-create -l autodestroy -d 'Destroy the guest when this connection closes, i.e. when dom-create exits (as virsh)'
 complete -c dom-create -l validate -d 'Validate domain XML against libvirt\'s schema before booting it'
+complete -c dom-create -l reinstall -d 'Run an install config even over a domain whose install state says installed'
+complete -c dom-create -l resume -d 'Re-run a flow safely: an install config over an installed domain prints its record (action "already-installed", exit 0) instead of failing, one whose installer still runs is attached to ("installing"), and a NAME already running is not an error ("already-running")'
+complete -c dom-create -l reset-nvram -d 'Start with fresh UEFI variables from the template (VIR_DOMAIN_START_RESET_NVRAM), for a reinstall of a UEFI guest'
 complete -c dom-create -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dom-create -s V -l version -d 'Print version'
 

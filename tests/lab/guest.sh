@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds domkit's tiny two-phase test guest (installer + installed disk) from Debian packages, cached in OUTDIR.
 #
-# Usage: tests/lab/guest.sh OUTDIR
-#   Prints the output paths, one a line. If OUTDIR already holds a complete build it only
-#   prints them. Otherwise it builds into OUTDIR.tmp.* next to it and renames that to
+# Usage: tests/lab/guest.sh [OUTDIR]
+#   Prints the output paths, one a line. Without OUTDIR the cache is
+#   /var/tmp/domkit-guest-HASH, HASH the first 8 hex digits of this script's SHA-256: a
+#   changed script builds a new guest, and checkouts of older scripts keep theirs.
+#   If OUTDIR already holds a complete build it only prints them. Otherwise it builds into OUTDIR.tmp.* next to it and renames that to
 #   OUTDIR in one step, so OUTDIR is either absent or complete (parallel runs are safe).
 #   Needs: apt-get download access to a Debian 12 mirror (or DOMKIT_KERNEL_DEB=/path/to/
 #   linux-image-*-cloud-amd64*.deb), busybox-static, syslinux, syslinux-common, isolinux,
@@ -32,6 +34,16 @@
 #   domkit.crash   the init panics the kernel (echo c > /proc/sysrq-trigger); with
 #                  <panic model='isa'/> and <on_crash>destroy</on_crash> libvirt reports
 #                  the guest as crashed
+# and by the installer only (direct-kernel installs, where the domain XML sets the
+# command line), for supervision tests:
+#   domkit.reboots=N  reboot N times before installing, as Windows or a UEFI shim do:
+#                  each boot prints "DOMKIT-INSTALLER: boot K" and the boots are counted
+#                  in the last 512 bytes of /dev/vda; boot N+1 installs (the disk image
+#                  overwrites the counter) and reboots as usual
+#   domkit.hang    print "DOMKIT-INSTALLER: waiting for an answer" and wait forever
+#                  without disk or network I/O, like an installer asking a question
+# Every installer boot first prints "DOMKIT-INSTALLER: started" (count installer runs in
+# a serial log kept with <log append='on'/>).
 # Domains need <features><acpi/></features> (otherwise poweroff halts instead), a serial
 # port 0, and the target disk on bus virtio (/dev/vda), at least 32 MiB.
 set -euo pipefail
@@ -41,8 +53,11 @@ readonly OUTPUTS=(vmlinuz installer.initrd install.iso disk.img guest.initrd cmd
 
 die() { printf 'guest.sh: %s\n' "$*" >&2; exit 1; }
 
-[ "$#" -eq 1 ] && [ -n "$1" ] || { printf 'usage: %s OUTDIR\n' "$0" >&2; exit 2; }
-outdir="$1"
+case "$#" in
+  0) outdir=/var/tmp/domkit-guest-$(sha256sum < "$0" | cut -c1-8) ;;
+  1) [ -n "$1" ] || { printf 'usage: %s [OUTDIR]\n' "$0" >&2; exit 2; }; outdir="$1" ;;
+  *) printf 'usage: %s [OUTDIR]\n' "$0" >&2; exit 2 ;;
+esac
 
 print_outputs() {
   local f
@@ -226,9 +241,13 @@ cp "$out/disk.img" "$iroot/disk.img"
   printf '%s' "$init_head"
   cat <<'EOF'
 fail() { say "DOMKIT-INSTALLER: FAILED $*"; sync; poweroff -f; }
+say "DOMKIT-INSTALLER: started"
+reboots=0
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     domkit.fail) fail "requested by domkit.fail" ;;
+    domkit.hang) say "DOMKIT-INSTALLER: waiting for an answer"; while :; do sleep 3600; done ;;
+    domkit.reboots=*) reboots=${arg#domkit.reboots=} ;;
   esac
 done
 # Wait for the target disk, 20 s at most.
@@ -239,6 +258,21 @@ while [ ! -b /dev/vda ]; do
   usleep 100000
 done
 size=$(blockdev --getsize64 /dev/vda) || fail "cannot size /dev/vda"
+if [ "$reboots" -gt 0 ]; then
+  # The boot counter lives in the disk's last sector: RAM does not survive a reset.
+  last=$((size / 512 - 1))
+  boot=$(dd if=/dev/vda bs=512 skip="$last" count=1 2>/dev/null | tr -dc 0-9 | head -c 4)
+  boot=$(( ${boot:-0} + 1 ))
+  say "DOMKIT-INSTALLER: boot $boot"
+  if [ "$boot" -le "$reboots" ]; then
+    printf '%s' "$boot" | dd of=/dev/vda bs=512 seek="$last" conv=sync,fsync 2>/dev/null \
+      || fail "writing the boot counter"
+    sync
+    reboot -f
+  fi
+  # Installing now: clear the counter so a reinstall starts again from boot 1.
+  dd if=/dev/zero of=/dev/vda bs=512 seek="$last" count=1 conv=fsync 2>/dev/null || true
+fi
 [ "$size" -ge "$(stat -c %s /disk.img)" ] || fail "/dev/vda too small ($size bytes)"
 dd if=/disk.img of=/dev/vda bs=1M conv=fsync 2>/dev/null || fail "writing /dev/vda"
 sync
@@ -281,7 +315,9 @@ disk.img          the disk the installer writes (FAT superfloppy + SYSLINUX); bo
                   which prints "DOMKIT-GUEST: booted from disk" on ttyS0, then poweroff -f
 guest.initrd      the disk's initrd
 cmdline           kernel command line for a direct-kernel install: $CMDLINE
-Kernel arguments for failure tests: domkit.fail (FAILED line + poweroff), domkit.crash (panic).
+Kernel arguments for failure tests: domkit.fail (FAILED line + poweroff), domkit.crash (panic);
+installer only: domkit.reboots=N (reboot N times first), domkit.hang (wait forever, no I/O).
+Every installer boot prints "DOMKIT-INSTALLER: started".
 Domains need <features><acpi/></features>, serial port 0, and a virtio target disk >= 32 MiB.
 EOF
 : > "$out/.complete"

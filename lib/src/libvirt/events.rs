@@ -89,6 +89,26 @@ pub enum Notice {
         /// libvirt's detail number for that event type.
         detail: i32,
     },
+    /// The guest reset itself (VIR_DOMAIN_EVENT_ID_REBOOT): under on_reboot=restart it
+    /// goes on running, from its firmware.
+    Reboot {
+        /// The subscription's tag.
+        source: usize,
+        /// The domain's UUID, lowercase and hyphenated.
+        uuid: String,
+    },
+    /// Bytes the guest printed on its console (`console::follow`).
+    Console {
+        /// The tag given to `console::follow`.
+        watch: usize,
+        /// What was printed.
+        data: Vec<u8>,
+    },
+    /// The console stream ended (the guest stopped, or the connection went away).
+    ConsoleEnd {
+        /// The tag given to `console::follow`.
+        watch: usize,
+    },
     /// The connection was closed under us (daemon gone, keepalive timeout, ...).
     Closed {
         /// The subscription's tag.
@@ -104,11 +124,12 @@ struct Sink {
     source: usize,
 }
 
-/// A live registration for lifecycle events and close notices on one connection; dropping
-/// it deregisters both.
+/// A live registration for lifecycle and reboot events and close notices on one
+/// connection; dropping it deregisters all three.
 pub struct Subscription {
     conn: Connect,
     callback_id: c_int,
+    reboot_id: Option<c_int>,
     close_registered: bool,
 }
 
@@ -156,6 +177,29 @@ unsafe extern "C" fn on_lifecycle(
         detail,
     });
     0
+}
+
+unsafe extern "C" fn on_reboot(
+    _conn: sys::virConnectPtr,
+    dom: sys::virDomainPtr,
+    opaque: *mut c_void,
+) {
+    // SAFETY: as in `on_lifecycle`, `opaque` is our live `Box<Sink>`.
+    let sink = unsafe { &*(opaque as *const Sink) };
+    // SAFETY: libvirt passes a valid domain for the duration of the callback; the UUID
+    // buffer has VIR_UUID_STRING_BUFLEN (37) bytes.
+    let uuid = unsafe {
+        let mut buf = [0 as c_char; 37];
+        if sys::virDomainGetUUIDString(dom, buf.as_mut_ptr()) == 0 {
+            CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
+        } else {
+            String::new()
+        }
+    };
+    let _ = sink.tx.send(Notice::Reboot {
+        source: sink.source,
+        uuid,
+    });
 }
 
 unsafe extern "C" fn on_close(_conn: sys::virConnectPtr, reason: c_int, opaque: *mut c_void) {
@@ -222,8 +266,33 @@ impl Subscription {
         let mut sub = Subscription {
             conn: conn.clone(),
             callback_id,
+            reboot_id: None,
             close_registered: false,
         };
+        let reboot_sink = Box::into_raw(Box::new(Sink {
+            tx: tx.clone(),
+            source,
+        }));
+        // SAFETY: on_reboot has exactly virConnectDomainEventGenericCallback's signature,
+        // the type VIR_DOMAIN_EVENT_ID_REBOOT uses; the sink is freed by libvirt via
+        // free_sink once deregistered (in Drop, as `sub` is dropped on every error path).
+        let reboot_id = unsafe {
+            sys::virConnectDomainEventRegisterAny(
+                conn.as_ptr(),
+                std::ptr::null_mut(),
+                sys::VIR_DOMAIN_EVENT_ID_REBOOT as c_int,
+                Some(on_reboot),
+                reboot_sink as *mut c_void,
+                Some(free_sink),
+            )
+        };
+        if reboot_id < 0 {
+            let err = virt::error::Error::last_error();
+            // SAFETY: on failure libvirt does not keep (or free) the sink: it is still ours.
+            drop(unsafe { Box::from_raw(reboot_sink) });
+            return Err(err);
+        }
+        sub.reboot_id = Some(reboot_id);
         let close_sink = Box::into_raw(Box::new(Sink { tx, source }));
         // SAFETY: valid connection; on_close has virConnectCloseFunc's signature; the sink is
         // freed by libvirt via free_sink once unregistered. Drivers without close
@@ -256,6 +325,11 @@ impl Drop for Subscription {
             if sys::virConnectDomainEventDeregisterAny(self.conn.as_ptr(), self.callback_id) < 0 {
                 sys::virResetLastError();
             }
+            if let Some(id) = self.reboot_id
+                && sys::virConnectDomainEventDeregisterAny(self.conn.as_ptr(), id) < 0
+            {
+                sys::virResetLastError();
+            }
             if self.close_registered
                 && sys::virConnectUnregisterCloseCallback(self.conn.as_ptr(), Some(on_close)) < 0
             {
@@ -263,6 +337,99 @@ impl Drop for Subscription {
             }
         }
     }
+}
+
+/// Disk and network activity of one running domain: the sum of its block request and
+/// byte counters and its interface packet and byte counters. The sum only grows while the
+/// guest does I/O, so "unchanged" means "no disk or network I/O since the last reading".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// The domain's UUID, lowercase and hyphenated.
+    pub uuid: String,
+    /// Sum of the block.N.{rd,wr,fl}.{reqs,bytes} and net.N.{rx,tx}.{bytes,pkts} counters.
+    pub io: u64,
+}
+
+/// The activity of every running domain of the connection, in one call
+/// (virConnectGetAllDomainStats with block and interface statistics).
+///
+/// # Errors
+/// libvirt's error.
+pub fn io_activity(conn: &Connect) -> Result<Vec<Activity>, virt::error::Error> {
+    let mut records: *mut sys::virDomainStatsRecordPtr = std::ptr::null_mut();
+    // SAFETY: valid connection; libvirt allocates the NULL-terminated record array into
+    // `records`, which is freed below with virDomainStatsRecordListFree.
+    let count = unsafe {
+        sys::virConnectGetAllDomainStats(
+            conn.as_ptr(),
+            sys::VIR_DOMAIN_STATS_BLOCK | sys::VIR_DOMAIN_STATS_INTERFACE,
+            &mut records,
+            sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE,
+        )
+    };
+    if count < 0 {
+        return Err(virt::error::Error::last_error());
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    for i in 0..count as usize {
+        // SAFETY: `records` holds `count` valid record pointers; each record's `params`
+        // holds `nparams` typed parameters, alive until the list is freed below.
+        unsafe {
+            let record = &**records.add(i);
+            let mut buf = [0 as c_char; 37];
+            if sys::virDomainGetUUIDString(record.dom, buf.as_mut_ptr()) != 0 {
+                continue;
+            }
+            let uuid = CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned();
+            let mut io: u64 = 0;
+            for p in 0..record.nparams.max(0) as usize {
+                let param = &*record.params.add(p);
+                if param.type_ != sys::VIR_TYPED_PARAM_ULLONG as c_int {
+                    continue;
+                }
+                let field = CStr::from_ptr(param.field.as_ptr()).to_bytes();
+                if is_io_counter(field) {
+                    io = io.wrapping_add(param.value.ul);
+                }
+            }
+            out.push(Activity { uuid, io });
+        }
+    }
+    if !records.is_null() {
+        // SAFETY: the array libvirt allocated above, freed exactly once.
+        unsafe { sys::virDomainStatsRecordListFree(records) };
+    }
+    Ok(out)
+}
+
+/// Whether a stats field counts disk or network traffic (not sizes or capacities).
+fn is_io_counter(field: &[u8]) -> bool {
+    let Ok(field) = std::str::from_utf8(field) else {
+        return false;
+    };
+    let mut parts = field.split('.');
+    matches!(
+        (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next()
+        ),
+        (
+            Some("block"),
+            Some(_),
+            Some("rd" | "wr" | "fl"),
+            Some("reqs" | "bytes"),
+            None
+        ) | (
+            Some("net"),
+            Some(_),
+            Some("rx" | "tx"),
+            Some("bytes" | "pkts"),
+            None
+        )
+    )
 }
 
 /// The domain's state and state reason as libvirt's numbers (`virDomainState`, and the

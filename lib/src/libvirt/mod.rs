@@ -3,7 +3,9 @@
 //! one-line JSON records the tools print and read.
 
 pub mod connect;
+pub mod console;
 pub mod events;
+pub mod install;
 pub mod record;
 pub mod uri;
 

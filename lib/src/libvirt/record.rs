@@ -162,6 +162,8 @@ pub struct Target {
     pub uri: Option<String>,
     /// The record's `persistent`, when it came from a record.
     pub persistent: Option<bool>,
+    /// The record's `action`, when it came from a record.
+    pub action: Option<String>,
 }
 
 impl Target {
@@ -172,6 +174,7 @@ impl Target {
             name: None,
             uri: None,
             persistent: None,
+            action: None,
         }
     }
 
@@ -234,6 +237,7 @@ pub fn parse_records(input: &Input, uri_override: bool) -> Result<Vec<Target>> {
             name,
             uri,
             persistent: object.get("persistent").and_then(|v| v.as_bool()),
+            action: text("action"),
         });
     }
     Ok(targets)

@@ -7,7 +7,10 @@ use std::path::Path;
 use crate::cli::{self, Input};
 use crate::error::{Error, Result};
 use crate::libvirt::connect::{Conn, Conns, DomainArgs};
+use crate::libvirt::install::{self, State};
 use crate::libvirt::record::{self, Record, Target};
+use crate::phase::Phase;
+use crate::xml::Document;
 
 /// Examples shown by `--help` and in the man page.
 pub const EXAMPLES: &str = "Examples:\n  dom-define final.xml && dom-create ./install.xml | dom-wait-shutdown && dom-create vm1\n  dom-define < vm.xml | dom-create --paused";
@@ -23,6 +26,14 @@ pub const EXAMPLES: &str = "Examples:\n  dom-define final.xml && dom-create ./in
 /// current directory. Without arguments (or with `-`) stdin is read: domain XML
 /// when it starts with `<`, else JSON records, one per line, as the other tools print.
 /// One record is printed per domain; the first failure stops the run.
+///
+/// Install state: an install config (its recorded boot profile says so, or it has
+/// virt-install's <on_reboot>destroy</on_reboot>) booted over a defined domain first marks
+/// that domain "installing" in its persistent <metadata> (namespace
+/// https://domkit.dev/xmlns/install/1); dom-wait-shutdown marks it "installed" after a clean
+/// stop. An install config over a domain marked installed is refused (exit 6) unless
+/// --reinstall; --resume skips it instead, so a re-run of the whole flow after a kill
+/// finishes the job without starting the installer twice.
 #[derive(Debug, clap::Parser)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
@@ -42,6 +53,19 @@ pub struct Args {
     /// Validate domain XML against libvirt's schema before booting it.
     #[arg(long)]
     pub validate: bool,
+    /// Run an install config even over a domain whose install state says installed.
+    #[arg(long, conflicts_with = "resume")]
+    pub reinstall: bool,
+    /// Re-run a flow safely: an install config over an installed domain prints its record
+    /// (action "already-installed", exit 0) instead of failing, one whose installer still
+    /// runs is attached to ("installing"), and a NAME already running is not an error
+    /// ("already-running").
+    #[arg(long)]
+    pub resume: bool,
+    /// Start with fresh UEFI variables from the template (VIR_DOMAIN_START_RESET_NVRAM),
+    /// for a reinstall of a UEFI guest.
+    #[arg(long)]
+    pub reset_nvram: bool,
 }
 
 /// One thing to start.
@@ -103,6 +127,13 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     if args.autodestroy {
         start_flags |= virt::sys::VIR_DOMAIN_START_AUTODESTROY;
     }
+    if args.reset_nvram {
+        start_flags |= virt::sys::VIR_DOMAIN_START_RESET_NVRAM;
+    }
+    let how = How {
+        reinstall: args.reinstall,
+        resume: args.resume,
+    };
     for item in items {
         let line = match item {
             Item::Xml(input) => {
@@ -110,10 +141,12 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
                 if args.validate {
                     flags |= virt::sys::VIR_DOMAIN_START_VALIDATE;
                 }
-                create_xml(conns.get(None)?, &input, flags)?
+                create_xml(conns.get(None)?, &input, flags, how)?
             }
-            Item::Domain(target) => start(conns.get(target.uri.as_deref())?, &target, start_flags)
-                .map_err(|e| hint_file(e, &target))?,
+            Item::Domain(target) => {
+                start(conns.get(target.uri.as_deref())?, &target, start_flags, how)
+                    .map_err(|e| hint_file(e, &target))?
+            }
         };
         cli::write_out(stdout, &line.to_line())?;
         // A pipeline's next tool may act on this record while we start the next domain.
@@ -122,18 +155,40 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     Ok(())
 }
 
-/// Boots XML with virDomainCreateXML: one-off when it matches a defined domain.
-fn create_xml(conn: &Conn, input: &Input, flags: u32) -> Result<Record> {
+/// What to do about an existing install or a running domain.
+#[derive(Debug, Clone, Copy)]
+struct How {
+    reinstall: bool,
+    resume: bool,
+}
+
+/// Boots XML with virDomainCreateXML: one-off when it matches a defined domain. An
+/// install config over a defined domain goes through its install state first.
+fn create_xml(conn: &Conn, input: &Input, flags: u32, how: How) -> Result<Record> {
     if !input.text.trim_start().starts_with('<') {
         return Err(Error::input(&input.source, "not domain XML (expected '<')"));
     }
-    let dom = conn
-        .connect
-        .create_domain_xml(&input.text, flags)
-        .map_err(|e| match conn.error(&e, None) {
-            Error::Invalid(_) => crate::libvirt::connect::xml_error(&input.source, &e),
-            other => other,
-        })?;
+    let defined = match install_target(conn, input)? {
+        Some(dom) => match prepare_install(conn, &dom, how)? {
+            Prepared::Skip(record) => return Ok(record),
+            Prepared::Run(previous) => Some((dom, previous)),
+        },
+        None => None,
+    };
+    let created = conn.connect.create_domain_xml(&input.text, flags);
+    let dom = match created {
+        Ok(dom) => dom,
+        Err(e) => {
+            // Nothing started: the install state goes back to what it was.
+            if let Some((dom, previous)) = &defined {
+                restore(dom, previous.as_ref());
+            }
+            return Err(match conn.error(&e, None) {
+                Error::Invalid(_) => crate::libvirt::connect::xml_error(&input.source, &e),
+                other => other,
+            });
+        }
+    };
     let persistent = dom.is_persistent().map_err(|e| conn.error(&e, None))?;
     let action = if persistent {
         "created-one-off"
@@ -143,12 +198,119 @@ fn create_xml(conn: &Conn, input: &Input, flags: u32) -> Result<Record> {
     Record::of(conn, &dom, action)
 }
 
+/// The defined, persistent domain an install config would boot over; `None` for any
+/// other document (a final config, no such domain, or XML libvirt will reject anyway).
+fn install_target(conn: &Conn, input: &Input) -> Result<Option<virt::domain::Domain>> {
+    let Ok(doc) = Document::parse(&input.source, &input.text) else {
+        return Ok(None);
+    };
+    if crate::phase::active_phase(&doc).ok() != Some(Phase::Install) {
+        return Ok(None);
+    }
+    let text = |name| doc.child_text(0, name).ok().flatten();
+    let key = text("uuid")
+        .or_else(|| text("name"))
+        .map(|k| k.trim().to_string());
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    let dom = match conn.lookup(&key) {
+        Ok(dom) => dom,
+        Err(Error::NoDomain(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let persistent = dom.is_persistent().map_err(|e| conn.error(&e, None))?;
+    Ok(persistent.then_some(dom))
+}
+
+/// What the install state says to do.
+enum Prepared {
+    /// Do not boot the installer: this is the domain's record.
+    Skip(Record),
+    /// Boot it; the state before "installing" was written, to restore on failure.
+    Run(Option<State>),
+}
+
+/// Reads the install state, settles an install that ended unobserved, refuses or skips an
+/// installed domain, and marks the domain "installing" before its installer is started.
+fn prepare_install(conn: &Conn, dom: &virt::domain::Domain, how: How) -> Result<Prepared> {
+    let err = |e: virt::error::Error| conn.error(&e, None);
+    let name = dom.name().map_err(err)?;
+    let mut state = install::read(dom).map_err(err)?;
+    let active = dom.is_active().map_err(err)?;
+    if state == Some(State::Installing) {
+        if active {
+            // The installer of an earlier run is still running.
+            if how.resume {
+                return Ok(Prepared::Skip(Record::of(conn, dom, "installing")?));
+            }
+            return Err(Error::Conflict(format!(
+                "{}: domain '{name}' is already running (its installer, started earlier; \
+                 --resume attaches to it)",
+                conn.shown
+            )));
+        }
+        // It ended while nobody watched: its stop reason says how.
+        let settled = settle(dom).map_err(err)?;
+        install::write(dom, &settled).map_err(err)?;
+        state = Some(settled);
+    }
+    if state == Some(State::Installed) && !how.reinstall {
+        if how.resume {
+            return Ok(Prepared::Skip(Record::of(conn, dom, "already-installed")?));
+        }
+        return Err(Error::Conflict(format!(
+            "{}: domain '{name}' is already installed (install state in its metadata); \
+             --reinstall runs the installer again, --resume skips it",
+            conn.shown
+        )));
+    }
+    if active {
+        // libvirt refuses to boot it anyway; say so without touching the state.
+        return Err(Error::Conflict(format!(
+            "{}: domain '{name}' is already running",
+            conn.shown
+        )));
+    }
+    install::write(dom, &State::Installing).map_err(err)?;
+    Ok(Prepared::Run(state))
+}
+
+/// The state of an install that stopped while nobody watched: installed after a clean
+/// shutdown (the installer's own power-off, or its reboot under on_reboot=destroy),
+/// failed with the stop reason otherwise.
+pub fn settle(dom: &virt::domain::Domain) -> std::result::Result<State, virt::error::Error> {
+    let (state, reason) = crate::libvirt::events::domain_state(dom)?;
+    Ok(match record::reason_word(state, reason) {
+        "shutdown" if state == virt::sys::VIR_DOMAIN_SHUTOFF as i32 => State::Installed,
+        other => State::Failed(other.to_string()),
+    })
+}
+
+/// Puts the install state back after a start that failed; best effort (the start's own
+/// error is what gets reported).
+fn restore(dom: &virt::domain::Domain, previous: Option<&State>) {
+    let _ = match previous {
+        Some(state) => install::write(dom, state),
+        None => dom.set_metadata(
+            virt::sys::VIR_DOMAIN_METADATA_ELEMENT as i32,
+            None,
+            None,
+            Some(install::NAMESPACE),
+            virt::sys::VIR_DOMAIN_AFFECT_CONFIG,
+        ),
+    };
+}
+
 /// Starts a defined domain with virDomainCreateWithFlags.
-fn start(conn: &Conn, target: &Target, flags: u32) -> Result<Record> {
+fn start(conn: &Conn, target: &Target, flags: u32, how: How) -> Result<Record> {
     let dom = conn.lookup(&target.key)?;
     let label = target.label();
     // libvirt says only "domain is already running"; say which, and where.
     if dom.is_active().map_err(|e| conn.error(&e, Some(label)))? {
+        if how.resume {
+            return Record::of(conn, &dom, "already-running");
+        }
         let name = dom.name().unwrap_or_else(|_| label.to_string());
         return Err(Error::Conflict(format!(
             "{}: domain '{name}' is already running",
@@ -318,5 +480,75 @@ mod tests {
         assert!(err.to_string().starts_with("<stdin>:2:"), "{err}");
         let err = create(&[], "vm1\n").1.unwrap_err();
         assert_eq!(err.exit_code(), exit::BAD_INPUT);
+    }
+
+    #[test]
+    fn an_install_runs_once_unless_reinstalled_and_resume_skips_it() {
+        let conn = crate::libvirt::testing::open();
+        let (fin, _) = domain_xml("create-once");
+        let dom = conn.connect.define_domain_xml(&fin).unwrap();
+        let install_xml = fin.replace("</os>", "</os><on_reboot>destroy</on_reboot>");
+        let state = || install::read(&dom).unwrap();
+
+        let (out, result) = create(&[], &install_xml);
+        result.unwrap();
+        assert_eq!(records(&out)[0].action, "created-one-off");
+        assert_eq!(state(), Some(State::Installing));
+        // Running: --resume attaches to the installer instead of failing.
+        let (out, result) = create(&["--resume"], &install_xml);
+        result.unwrap();
+        assert_eq!(records(&out)[0].action, "installing");
+
+        // It stops cleanly while nobody watches: the next start settles it as installed
+        // and refuses to install again.
+        dom.shutdown().unwrap();
+        let err = create(&[], &install_xml).1.unwrap_err();
+        assert_eq!(err.exit_code(), exit::CONFLICT, "{err}");
+        assert!(err.to_string().contains("already installed"), "{err}");
+        assert_eq!(state(), Some(State::Installed));
+        assert!(!dom.is_active().unwrap());
+        let (out, result) = create(&["--resume"], &install_xml);
+        result.unwrap();
+        assert_eq!(records(&out)[0].action, "already-installed");
+        assert!(
+            !dom.is_active().unwrap(),
+            "--resume must not start the installer"
+        );
+
+        // A final config is not an install: it starts whatever the state.
+        let (out, result) = create(&["--resume", "create-once"], "");
+        result.unwrap();
+        assert_eq!(records(&out)[0].action, "started");
+        let (out, result) = create(&["--resume", "create-once"], "");
+        result.unwrap();
+        assert_eq!(records(&out)[0].action, "already-running");
+        dom.destroy().unwrap();
+
+        // --reinstall runs it again; destroyed unobserved, it is failed and may run again.
+        let (out, result) = create(&["--reinstall"], &install_xml);
+        result.unwrap();
+        assert_eq!(records(&out)[0].action, "created-one-off");
+        dom.destroy().unwrap();
+        let (out, result) = create(&[], &install_xml);
+        result.unwrap();
+        assert_eq!(records(&out)[0].action, "created-one-off");
+        dom.destroy().unwrap();
+        assert_eq!(settle(&dom).unwrap(), State::Failed("destroyed".into()));
+
+        // A start that fails puts the state back.
+        install::write(&dom, &State::Installed).unwrap();
+        let broken = install_xml.replace(
+            "<memory>8192</memory>",
+            "<memory>8192</memory><vcpu>0</vcpu>",
+        );
+        let err = create(&["--reinstall"], &broken).1.unwrap_err();
+        assert_ne!(err.exit_code(), 0);
+        assert_eq!(state(), Some(State::Installed));
+
+        // Redefining the final config keeps the state.
+        let (_, result) = run_tool(crate::tools::define::run, &["-c", URI], &fin);
+        result.unwrap();
+        assert_eq!(state(), Some(State::Installed));
+        dom.undefine().unwrap();
     }
 }

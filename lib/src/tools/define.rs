@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::cli;
 use crate::error::{Error, Result};
 use crate::libvirt::connect::{Conn, DomainArgs};
+use crate::libvirt::install;
 use crate::libvirt::record::Record;
 
 /// Examples shown by `--help` and in the man page.
@@ -18,6 +19,7 @@ pub const EXAMPLES: &str = "Examples:\n  dom-define -c qemu:///session vm.xml\n 
 /// define it, and prints the domain's JSON record on stdout. A domain that is running keeps
 /// its live config: the new XML is what its next boot uses (action "defined-next-boot").
 /// The record's action is "defined" for a new domain, "redefined" for an inactive one.
+/// A redefinition keeps the domain's install state (see dom-create), in the same define.
 #[derive(Debug, clap::Parser)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
@@ -47,6 +49,17 @@ fn identity(input: &cli::Input) -> Option<String> {
         .filter(|k| !k.is_empty())
 }
 
+/// Whether the running domain's live config is an install config.
+fn runs_install_config(dom: &virt::domain::Domain) -> bool {
+    let Ok(live) = dom.xml_desc(0) else {
+        return false;
+    };
+    crate::xml::Document::parse("<live>", &live)
+        .ok()
+        .and_then(|doc| crate::phase::active_phase(&doc).ok())
+        == Some(crate::phase::Phase::Install)
+}
+
 /// Defines the domain and prints its record.
 ///
 /// # Errors
@@ -60,9 +73,22 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     let conn = Conn::open(args.conn.connect.as_deref(), false)?;
     // Whether this defines a new domain or redefines one: look up the document's own UUID
     // (else its name) rather than listing every domain.
-    let existed = match identity(&input) {
-        Some(key) => conn.lookup(&key).is_ok(),
-        None => false,
+    let existing = match identity(&input) {
+        Some(key) => conn.lookup(&key).ok(),
+        None => None,
+    };
+    // A redefinition keeps the install state: it goes into the same define, since
+    // virDomainDefineXML replaces all metadata.
+    // A transient domain (the create-first order) has no persistent config to hold one.
+    let state = match &existing {
+        Some(dom) if dom.is_persistent().map_err(|e| conn.error(&e, None))? => {
+            install::read(dom).map_err(|e| conn.error(&e, None))?
+        }
+        _ => None,
+    };
+    let text = match &state {
+        Some(state) => install::with_state(&input.source, &input.text, state)?,
+        None => input.text.clone(),
     };
     let flags = if args.no_validate {
         0
@@ -71,7 +97,7 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     };
     let dom = conn
         .connect
-        .define_domain_xml_flags(&input.text, flags)
+        .define_domain_xml_flags(&text, flags)
         .map_err(|e| {
             match conn.error(&e, None) {
                 // The document is at fault: name it, as the other input errors do.
@@ -81,11 +107,16 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
         })?;
     let action = if dom.is_active().map_err(|e| conn.error(&e, None))? {
         "defined-next-boot"
-    } else if existed {
+    } else if existing.is_some() {
         "redefined"
     } else {
         "defined"
     };
+    if action == "defined-next-boot" && state.is_none() && runs_install_config(&dom) {
+        // The other order: the install config was started first, as a transient guest;
+        // now that it has a persistent config, that config says an install is under way.
+        install::write(&dom, &install::State::Installing).map_err(|e| conn.error(&e, None))?;
+    }
     cli::write_out(stdout, &Record::of(&conn, &dom, action)?.to_line())
 }
 
@@ -180,5 +211,23 @@ mod tests {
         assert_eq!(err.exit_code(), exit::CONFLICT, "{err}");
         assert!(err.to_string().contains(&uuid), "{err}");
         conn.lookup(&uuid).unwrap().undefine().unwrap();
+    }
+
+    #[test]
+    fn defining_over_a_running_transient_install_marks_it_installing() {
+        let conn = crate::libvirt::testing::open();
+        let (fin, uuid) = domain_xml("define-late");
+        let install_xml = fin.replace("</os>", "</os><on_reboot>destroy</on_reboot>");
+        let dom = conn.connect.create_domain_xml(&install_xml, 0).unwrap();
+        let (out, result) = define(&[], &fin);
+        result.unwrap();
+        assert_eq!(records(&out)[0].action, "defined-next-boot");
+        let dom = conn.lookup(&uuid).unwrap_or(dom);
+        assert_eq!(
+            install::read(&dom).unwrap(),
+            Some(install::State::Installing)
+        );
+        dom.destroy().unwrap();
+        dom.undefine().unwrap();
     }
 }
