@@ -831,7 +831,10 @@ impl Supervisor<'_, '_> {
                             watch,
                             "stalled",
                             "stalled",
-                            &format!("no disk or network I/O for {}s", limit.as_secs_f64()),
+                            &format!(
+                                "stalled: no disk or network I/O for {}s",
+                                limit.as_secs_f64()
+                            ),
                         )?;
                     }
                     Some(_) => {}
