@@ -12,6 +12,8 @@ packages=(
   busybox-static syslinux syslinux-common isolinux mtools xorriso cpio
   # the OS database domxml-gen --os and dom-media inspect read; blkid checks seeds
   osinfo-db util-linux
+  # UEFI guests (libvirt's firmware autoselection) and the emulated TPM, in the lab tests
+  ovmf swtpm swtpm-tools
   # man-page lint; the shells whose completions the tests run
   groff-base zsh fish
   # `make deb` (CI builds, lints and installs the package)

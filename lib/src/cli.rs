@@ -41,7 +41,9 @@ pub fn version_text(talks_to_libvirt: bool) -> &'static str {
 /// The tool's clap command with the settings all domkit tools share.
 pub fn command<A: CommandFactory>(name: &'static str) -> clap::Command {
     let command = A::command();
-    let talks_to_libvirt = command.get_arguments().any(|a| a.get_id() == "connect");
+    let talks_to_libvirt = command
+        .get_arguments()
+        .any(|a| a.get_long() == Some("connect"));
     // --help shows the examples (the command's after_help) and then the exit statuses.
     let examples = command
         .get_after_help()

@@ -189,6 +189,8 @@ pub mod device {
         "http://pcisig.com/pci/1af4/1005",
         "http://pcisig.com/pci/1af4/1044",
     ];
+    /// virtio-gpu (modern only): a virtio video card.
+    pub const VIRTIO_GPU: &[&str] = &["http://pcisig.com/pci/1af4/1050"];
     /// virtio-input (modern only).
     pub const VIRTIO_INPUT: &[&str] = &["http://pcisig.com/pci/1af4/1052"];
     /// A modern (virtio 1.0) device: virt-install's supports_virtio1 test.

@@ -105,6 +105,15 @@ impl InstallMedia {
     }
 }
 
+/// What a config's generator added on its own rather than because it was asked to: some
+/// of virt-install's install-phase rules apply to its own defaults only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Defaults {
+    /// The emulated TPM was added by default (virt-install's `have_default_tpm`: a UEFI
+    /// guest on a host with the TPM emulator), neither asked for nor required by the OS.
+    pub tpm: bool,
+}
+
 /// Makes the install phase of a final config: the install media in, the boot pointed at
 /// it, `<on_reboot>destroy</on_reboot>` so the installer's last reboot stops the guest
 /// (virt-manager's `virtinst/install/installer.py`: `_alter_bootconfig`,
@@ -114,6 +123,19 @@ impl InstallMedia {
 /// Nothing to install from, a method this guest cannot boot (see [`BootFacts`]), PXE
 /// without an interface, a clash of disk targets, or values XML cannot hold.
 pub fn to_install(doc: &Document<'_>, media: &InstallMedia) -> Result<String> {
+    to_install_with(doc, media, Defaults::default())
+}
+
+/// [`to_install`] for a config whose generator says which of its devices are defaults
+/// (see [`Defaults`]).
+///
+/// # Errors
+/// As [`to_install`].
+pub fn to_install_with(
+    doc: &Document<'_>,
+    media: &InstallMedia,
+    defaults: Defaults,
+) -> Result<String> {
     media.validate()?;
     if !media.any() {
         return Err(Error::Usage(
@@ -144,6 +166,9 @@ pub fn to_install(doc: &Document<'_>, media: &InstallMedia) -> Result<String> {
     };
     for spec in &media.install_disk {
         plan.install_disk(spec)?;
+    }
+    if defaults.tpm && !media.install_disk.is_empty() {
+        plan.leave_out_default_tpm()?;
     }
     if let Some(device) = boot_device {
         plan.boot_first(device)?;
@@ -282,6 +307,35 @@ impl Plan<'_, '_> {
         };
         self.new_disks
             .push((Place::AfterDisks, disk.fragment(&bus, &target, None)));
+        Ok(())
+    }
+
+    /// virt-install's `_build_postboot_xml`: a UEFI guest installed with a seed boots the
+    /// install phase without its default TPM. shim, finding the new guest's NVRAM empty,
+    /// runs fallback.efi to create the boot entries, and with a TPM present resets the
+    /// guest once; the install phase's `<on_reboot>destroy</on_reboot>` would turn that
+    /// reset into a stop before the seed was read. The recorded profile gives the final
+    /// config its TPM back.
+    fn leave_out_default_tpm(&mut self) -> Result<()> {
+        let doc = self.doc;
+        let uefi = domain::os(doc).is_some_and(|os| {
+            doc.attr(os, "firmware") == Some("efi")
+                || doc
+                    .child(os, "loader")
+                    .is_some_and(|l| doc.attr(l, "type") == Some("pflash"))
+        });
+        if !uefi {
+            return Ok(());
+        }
+        let devices = edit::require_devices(doc)?;
+        let tpms: Vec<Id> = doc
+            .children_named(devices, "tpm")
+            .filter(|&t| {
+                doc.child(t, "backend")
+                    .is_some_and(|b| doc.attr(b, "type") == Some("emulator"))
+            })
+            .collect();
+        self.patches.extend(edit::remove_all(doc, &tpms));
         Ok(())
     }
 
@@ -539,4 +593,55 @@ fn set_order(doc: &Document<'_>, device: Id, boot: Id, order: u32) -> Result<Vec
 /// [`Error::Edit`] naming the flag and the character.
 pub fn check_text(flag: &str, value: &str) -> Result<()> {
     lexical::check_text(flag, value).map_err(Error::Edit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A UEFI (or BIOS) guest with an emulated TPM 2.0.
+    fn guest(os: &str) -> String {
+        format!(
+            "<domain type='kvm'><name>g</name><memory>1048576</memory>{os}\
+             <devices><disk type='file' device='disk'><source file='/img/g.img'/>\
+             <target dev='vda' bus='virtio'/></disk>\
+             <tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>\
+             </devices></domain>"
+        )
+    }
+
+    fn install(xml: &str, media: &InstallMedia, tpm: bool) -> String {
+        let doc = Document::parse("t", xml).unwrap();
+        to_install_with(&doc, media, Defaults { tpm }).unwrap()
+    }
+
+    #[test]
+    fn a_uefi_install_with_a_seed_leaves_out_only_the_default_tpm() {
+        let uefi = guest("<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type></os>");
+        let seed = InstallMedia {
+            cdrom: Some("/iso/i.iso".into()),
+            install_disk: vec!["/img/seed.iso".into()],
+            ..InstallMedia::default()
+        };
+        let out = install(&uefi, &seed, true);
+        assert!(!out.contains("<tpm"), "{out}");
+        assert!(out.contains("/img/seed.iso"), "{out}");
+        // Asked for or required by the OS: kept.
+        assert!(install(&uefi, &seed, false).contains("<tpm"));
+        // No seed: kept.
+        let cdrom = InstallMedia {
+            cdrom: Some("/iso/i.iso".into()),
+            ..InstallMedia::default()
+        };
+        assert!(install(&uefi, &cdrom, true).contains("<tpm"));
+        // BIOS: shim is not involved, kept.
+        let bios = guest("<os><type arch='x86_64' machine='q35'>hvm</type></os>");
+        assert!(install(&bios, &seed, true).contains("<tpm"));
+        // A pflash loader given by hand is UEFI too.
+        let pflash = guest(
+            "<os><type arch='x86_64' machine='q35'>hvm</type>\
+             <loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader></os>",
+        );
+        assert!(!install(&pflash, &seed, true).contains("<tpm"));
+    }
 }

@@ -1,14 +1,19 @@
 //! The final config `domxml-gen` writes, one named step per part of the domain: the
-//! settings checked and resolved first ([`Base`]), then `<os>`, `<features>`, `<cpu>` and
-//! each kind of device, then the `<domain>` around them. Every guest is reachable: a
-//! serial console without graphics, a tablet and a video card with them.
+//! settings checked first ([`Base`]), the OS's and the host's choices ([`guest`]), then
+//! `<os>`, `<features>`, `<cpu>` and each kind of device, then the `<domain>` around
+//! them. Every guest is reachable: a serial console without graphics, a tablet and a
+//! video card with them.
 
 use crate::error::{Error, Result};
 use crate::phase::install::InstallMedia;
 use crate::xml::Fragment;
 use crate::xml::disk::{self, DiskSpec};
 
-use super::{Args, Firmware, Graphics, KNOWN_FEATURES, VirtType, parse_memory_kib, stable_mac};
+use super::guest::{self, Choices, Tpm};
+use super::{Args, Firmware, Graphics, KNOWN_FEATURES, VirtType, stable_mac};
+
+/// libosinfo's namespace for the OS of a domain, as virt-install records it.
+pub const LIBOSINFO_NAMESPACE: &str = "http://libosinfo.org/xmlns/libvirt/domain/1.0";
 
 /// The settings every step needs, checked once.
 struct Base<'a> {
@@ -18,8 +23,6 @@ struct Base<'a> {
     type_name: &'static str,
     arch: String,
     x86: bool,
-    memory_kib: String,
-    vcpus: u32,
 }
 
 /// What `domxml-gen` made: the final config, and the install method to record against it.
@@ -28,41 +31,57 @@ pub(super) struct Generated {
     pub xml: String,
     /// The install method, with what reaching the installer needs added (`console=`).
     pub media: InstallMedia,
+    /// The TPM was added by default (virt-install's rule for the install phase needs to
+    /// know).
+    pub default_tpm: bool,
 }
 
 /// The final config for `args` (already merged with any spec, paths absolute).
 ///
 /// # Errors
-/// Missing name, bad values, or flags that do not go together.
+/// Missing name, bad values, flags that do not go together, or what the OS or the host
+/// cannot run (see [`guest::choose`]).
 pub(super) fn final_config(args: &Args) -> Result<Generated> {
-    let base = base(args)?;
-    check_combinations(args, &base)?;
-    let os = os_element(args, &base);
-    let features = features(args, &base)?;
-    let cpu = cpu(args, &base)?;
+    let (name, uuid) = identity(args)?;
+    check_combinations(args)?;
+    let choices = guest::choose(args)?;
+    let arch = args.arch.clone().unwrap_or_else(|| "x86_64".into());
+    let base = Base {
+        name,
+        uuid,
+        virt_type: choices.virt_type,
+        type_name: guest::type_name(choices.virt_type),
+        x86: matches!(arch.as_str(), "x86_64" | "i686"),
+        arch,
+    };
+    let os = os_element(args, &base, &choices);
+    let features = features(args, &base, &choices)?;
+    let cpu = cpu(choices.cpu.as_deref())?;
     let mut devices = Fragment::new("devices");
-    for disk in disks(args, &base)? {
+    for disk in disks(args, &base, &choices)? {
         devices = devices.child(disk);
     }
-    for iface in interfaces(args, &base)? {
+    for iface in interfaces(args, &base, &choices)? {
         devices = devices.child(iface);
     }
     for serial in serials_and_console(args)? {
         devices = devices.child(serial);
     }
-    for device in graphics(args) {
+    for device in graphics_and_more(args, &choices) {
         devices = devices.child(device);
     }
-    let mut xml = domain(args, &base, os, features, cpu, devices).render("", "  ", "\n", '\'');
+    let domain = domain(args, &base, &choices, os, features, cpu, devices);
+    let mut xml = domain.render("", "  ", "\n", '\'');
     xml.push('\n');
     Ok(Generated {
         xml,
         media: install_media(args),
+        default_tpm: choices.tpm == Some(Tpm::Default),
     })
 }
 
-/// Name, UUID, hypervisor, architecture, memory and vCPUs.
-fn base(args: &Args) -> Result<Base<'_>> {
+/// Name and UUID.
+fn identity(args: &Args) -> Result<(&str, uuid::Uuid)> {
     let name = args
         .name
         .as_deref()
@@ -73,35 +92,12 @@ fn base(args: &Args) -> Result<Base<'_>> {
             .map_err(|_| Error::Usage(format!("--uuid '{u}': not a UUID")))?,
         None => uuid::Uuid::new_v4(),
     };
-    let virt_type = args.virt_type.unwrap_or_default();
-    let type_name = match virt_type {
-        VirtType::Kvm => "kvm",
-        VirtType::Qemu => "qemu",
-        VirtType::Xen => "xen",
-        VirtType::Test => "test",
-    };
-    let arch = args.arch.clone().unwrap_or_else(|| "x86_64".into());
-    let x86 = matches!(arch.as_str(), "x86_64" | "i686");
-    let memory_kib = parse_memory_kib(args.memory.as_deref().unwrap_or("1024"))?.to_string();
-    let vcpus = args.vcpus.unwrap_or(1);
-    if vcpus == 0 {
-        return Err(Error::Usage("--vcpus must be at least 1".into()));
-    }
-    Ok(Base {
-        name,
-        uuid,
-        virt_type,
-        type_name,
-        arch,
-        x86,
-        memory_kib,
-        vcpus,
-    })
+    Ok((name, uuid))
 }
 
 /// Flags that do not go together.
-fn check_combinations(args: &Args, base: &Base<'_>) -> Result<()> {
-    if args.paravirt && base.virt_type != VirtType::Xen {
+fn check_combinations(args: &Args) -> Result<()> {
+    if args.paravirt && args.virt_type != Some(VirtType::Xen) {
         return Err(Error::Usage("--paravirt is for --type xen".into()));
     }
     if args.media.pxe && args.network.iter().all(|n| n == "none") {
@@ -122,26 +118,41 @@ fn check_combinations(args: &Args, base: &Base<'_>) -> Result<()> {
     Ok(())
 }
 
-/// `<os>`: firmware, type and machine, and the final config's boot from the disk.
-fn os_element(args: &Args, base: &Base<'_>) -> Fragment {
-    let os = Fragment::new("os").attr_opt(
-        "firmware",
-        (args.firmware == Some(Firmware::Uefi)).then_some("efi"),
-    );
+/// `<os>`: firmware (UEFI through libvirt's autoselection, secure boot stated either
+/// way so that libvirt picks the same firmware on every host), type and machine, and the
+/// final config's boot from the disk.
+fn os_element(args: &Args, base: &Base<'_>, choices: &Choices) -> Fragment {
+    let uefi = choices.firmware == Some(Firmware::Uefi);
+    let os = Fragment::new("os").attr_opt("firmware", uefi.then_some("efi"));
     let os_type = Fragment::new("type")
         .attr("arch", base.arch.as_str())
-        .attr_opt("machine", args.machine.clone());
+        .attr_opt("machine", choices.machine.clone());
     if args.paravirt {
-        os.child(os_type.text("xen"))
-    } else {
-        os.child(os_type.text("hvm"))
-            .child(Fragment::new("boot").attr("dev", "hd"))
+        return os.child(os_type.text("xen"));
     }
+    let feature = |name: &str, on: bool| {
+        Fragment::new("feature")
+            .attr("enabled", if on { "yes" } else { "no" })
+            .attr("name", name)
+    };
+    let firmware = uefi.then(|| {
+        let f = Fragment::new("firmware");
+        if choices.secure_boot {
+            f.child(feature("enrolled-keys", true))
+                .child(feature("secure-boot", true))
+        } else {
+            f.child(feature("secure-boot", false))
+        }
+    });
+    os.child(os_type.text("hvm"))
+        .child_opt(firmware)
+        .child(Fragment::new("boot").attr("dev", "hd"))
 }
 
-/// `<features>`' children: the flag's list, or acpi (and apic on x86) by default.
-fn features(args: &Args, base: &Base<'_>) -> Result<Vec<String>> {
-    let features: Vec<String> = match &args.features {
+/// `<features>`' children: the flag's list, or acpi (and apic on x86) by default; SMM on
+/// for secure boot (its firmware needs it).
+fn features(args: &Args, base: &Base<'_>, choices: &Choices) -> Result<Vec<Fragment>> {
+    let mut names: Vec<String> = match &args.features {
         Some(list) if list == "none" => Vec::new(),
         Some(list) => list
             .split(',')
@@ -152,7 +163,7 @@ fn features(args: &Args, base: &Base<'_>) -> Result<Vec<String>> {
         None if base.x86 => vec!["acpi".into(), "apic".into()],
         None => vec!["acpi".into()],
     };
-    for f in &features {
+    for f in &names {
         if !KNOWN_FEATURES.contains(&f.as_str()) {
             return Err(Error::Usage(format!(
                 "--features: unknown feature '{f}' (known: {})",
@@ -160,19 +171,28 @@ fn features(args: &Args, base: &Base<'_>) -> Result<Vec<String>> {
             )));
         }
     }
-    Ok(features)
+    if choices.secure_boot && !names.iter().any(|n| n == "smm") {
+        names.push("smm".into());
+    }
+    Ok(names
+        .iter()
+        .map(|name| {
+            let f = Fragment::new(name);
+            if name == "smm" && choices.secure_boot {
+                f.attr("state", "on")
+            } else {
+                f
+            }
+        })
+        .collect())
 }
 
-/// `<cpu>`: `--cpu`, else host-passthrough under KVM (the host's CPU, as virt-install
-/// does) and maximum under TCG (everything QEMU can emulate: QEMU's default qemu64 lacks
-/// the x86-64-v2 instructions RHEL 9 and its rebuilds need). Xen and the test driver keep
-/// their own default.
-fn cpu(args: &Args, base: &Base<'_>) -> Result<Option<Fragment>> {
-    let mode = match (&args.cpu, base.virt_type) {
-        (Some(mode), _) => mode.as_str(),
-        (None, VirtType::Kvm) => "host-passthrough",
-        (None, VirtType::Qemu) => "maximum",
-        (None, VirtType::Xen | VirtType::Test) => return Ok(None),
+/// `<cpu>` for a mode or model ([`guest`] chose it: host-passthrough under KVM,
+/// maximum under TCG, where QEMU's default qemu64 lacks the x86-64-v2 instructions RHEL 9
+/// and its rebuilds need).
+fn cpu(mode: Option<&str>) -> Result<Option<Fragment>> {
+    let Some(mode) = mode else {
+        return Ok(None);
     };
     let cpu = Fragment::new("cpu");
     Ok(Some(match mode {
@@ -209,11 +229,12 @@ fn is_cpu_model(name: &str) -> bool {
 }
 
 /// `--disk`s: explicit targets claimed first, so that the first free one never takes
-/// theirs; the bus is the machine's default unless given; a format from the file name.
-fn disks(args: &Args, base: &Base<'_>) -> Result<Vec<Fragment>> {
+/// theirs; the bus is the machine's default (SATA or IDE for hard disks of an OS without
+/// virtio drivers) unless given; a format from the file name.
+fn disks(args: &Args, base: &Base<'_>, choices: &Choices) -> Result<Vec<Fragment>> {
     let machine = disk::Machine {
         domain_type: base.type_name,
-        machine: args.machine.as_deref().unwrap_or(""),
+        machine: choices.machine.as_deref().unwrap_or(""),
         arch: &base.arch,
         paravirt: args.paravirt,
     };
@@ -232,10 +253,12 @@ fn disks(args: &Args, base: &Base<'_>) -> Result<Vec<Fragment>> {
     }
     let mut out = Vec::with_capacity(disks.len());
     for mut disk in disks {
-        let bus = disk
-            .bus
-            .clone()
-            .unwrap_or_else(|| disk::bus_for(&machine, &disk.device).to_string());
+        let os_bus = choices.disk_bus.filter(|_| disk.device == "disk");
+        let bus = disk.bus.clone().unwrap_or_else(|| {
+            os_bus
+                .unwrap_or_else(|| disk::bus_for(&machine, &disk.device))
+                .to_string()
+        });
         let target = match &disk.target {
             Some(t) => t.clone(),
             None => targets.claim_free(&bus)?,
@@ -253,11 +276,16 @@ fn disks(args: &Args, base: &Base<'_>) -> Result<Vec<Fragment>> {
     Ok(out)
 }
 
-/// `--network`s, each with a MAC derived from the UUID unless given.
-fn interfaces(args: &Args, base: &Base<'_>) -> Result<Vec<Fragment>> {
+/// `--network`s, each with a MAC derived from the UUID unless given, and virtio unless
+/// the OS has no driver for it (then e1000e, or e1000 on i440fx).
+fn interfaces(args: &Args, base: &Base<'_>, choices: &Choices) -> Result<Vec<Fragment>> {
+    let model = match base.virt_type {
+        VirtType::Kvm | VirtType::Qemu => Some(choices.nic_model.unwrap_or("virtio")),
+        _ => None,
+    };
     let mut out = Vec::new();
     for (index, spec) in args.network.iter().enumerate() {
-        if let Some(iface) = interface(spec, &base.uuid, index, base.virt_type)? {
+        if let Some(iface) = interface(spec, &base.uuid, index, base.virt_type, model)? {
             out.push(iface);
         }
     }
@@ -344,28 +372,60 @@ fn serial(spec: &str, port: usize) -> Result<Fragment> {
 }
 
 /// `--graphics`, with a USB tablet (absolute pointing: the pointer follows the client's)
-/// and a video card: QXL for SPICE, VGA for VNC. A Xen paravirt guest gets its
-/// framebuffer from the graphics alone.
-fn graphics(args: &Args) -> Vec<Fragment> {
+/// and the video card [`guest`] chose (a Xen paravirt guest gets its framebuffer from
+/// the graphics alone); the TPM; a virtio RNG fed from the host's /dev/urandom. In
+/// libvirt's order.
+fn graphics_and_more(args: &Args, choices: &Choices) -> Vec<Fragment> {
     let kind = match args.graphics.unwrap_or(Graphics::None) {
-        Graphics::None => return Vec::new(),
-        Graphics::Vnc => "vnc",
-        Graphics::Spice => "spice",
+        Graphics::None => None,
+        Graphics::Vnc => Some("vnc"),
+        Graphics::Spice => Some("spice"),
     };
-    let graphics = Fragment::new("graphics")
-        .attr("type", kind)
-        .attr("autoport", "yes");
-    if args.paravirt {
-        return vec![graphics];
+    let mut out = Vec::new();
+    if kind.is_some() && !args.paravirt {
+        out.push(
+            Fragment::new("input")
+                .attr("type", "tablet")
+                .attr("bus", "usb"),
+        );
     }
-    let video = if kind == "spice" { "qxl" } else { "vga" };
-    vec![
-        Fragment::new("input")
-            .attr("type", "tablet")
-            .attr("bus", "usb"),
-        graphics,
-        Fragment::new("video").child(Fragment::new("model").attr("type", video)),
-    ]
+    if choices.tpm.is_some() {
+        let q35 = choices
+            .machine
+            .as_deref()
+            .is_some_and(|m| m.contains("q35"));
+        out.push(
+            Fragment::new("tpm")
+                .attr("model", if q35 { "tpm-crb" } else { "tpm-tis" })
+                .child(
+                    Fragment::new("backend")
+                        .attr("type", "emulator")
+                        .attr("version", "2.0"),
+                ),
+        );
+    }
+    if let Some(kind) = kind {
+        out.push(
+            Fragment::new("graphics")
+                .attr("type", kind)
+                .attr("autoport", "yes"),
+        );
+        if !args.paravirt {
+            out.push(
+                Fragment::new("video").child(Fragment::new("model").attr("type", choices.video)),
+            );
+        }
+    }
+    if choices.rng {
+        out.push(
+            Fragment::new("rng").attr("model", "virtio").child(
+                Fragment::new("backend")
+                    .attr("model", "random")
+                    .text("/dev/urandom"),
+            ),
+        );
+    }
+    out
 }
 
 /// The install method, reachable: without graphics the installer's kernel gets
@@ -389,39 +449,51 @@ fn install_media(args: &Args) -> InstallMedia {
     media
 }
 
-/// The `<domain>` element around the parts, in libvirt's order.
+/// The `<domain>` element around the parts, in libvirt's order; the OS in libosinfo's
+/// metadata, as virt-install records it (`domxml-rewrite` reads it: Windows keeps its
+/// install CD-ROM).
 fn domain(
     args: &Args,
     base: &Base<'_>,
+    choices: &Choices,
     os: Fragment,
-    features: Vec<String>,
+    features: Vec<Fragment>,
     cpu: Option<Fragment>,
     devices: Fragment,
 ) -> Fragment {
     let text = |name: &str, value: &Option<String>| {
         value.as_ref().map(|v| Fragment::new(name).text(v.as_str()))
     };
+    let memory_kib = choices.memory_kib.to_string();
     let memory = |name: &str| {
         Fragment::new(name)
             .attr("unit", "KiB")
-            .text(base.memory_kib.as_str())
+            .text(memory_kib.as_str())
     };
+    let metadata = choices.os.as_ref().map(|os| {
+        Fragment::new("metadata").child(
+            Fragment::new("libosinfo:libosinfo")
+                .attr("xmlns:libosinfo", LIBOSINFO_NAMESPACE)
+                .child(Fragment::new("libosinfo:os").attr("id", os.os.id.as_str())),
+        )
+    });
     let mut domain = Fragment::new("domain")
         .attr("type", base.type_name)
         .child(Fragment::new("name").text(base.name))
         .child(Fragment::new("uuid").text(base.uuid.hyphenated().to_string()))
         .child_opt(text("title", &args.title))
         .child_opt(text("description", &args.description))
+        .child_opt(metadata)
         .child(memory("memory"))
         .child(memory("currentMemory"))
-        .child(Fragment::new("vcpu").text(base.vcpus.to_string()))
+        .child(Fragment::new("vcpu").text(choices.vcpus.to_string()))
         .child_opt(text("bootloader", &args.bootloader))
         .child_opt(text("bootloader_args", &args.bootloader_args))
         .child(os);
     if !features.is_empty() {
-        let list = features.iter().fold(Fragment::new("features"), |f, name| {
-            f.child(Fragment::new(name))
-        });
+        let list = features
+            .into_iter()
+            .fold(Fragment::new("features"), |f, feature| f.child(feature));
         domain = domain.child(list);
     }
     domain
@@ -436,6 +508,7 @@ fn interface(
     uuid: &uuid::Uuid,
     index: usize,
     virt_type: VirtType,
+    default_model: Option<&str>,
 ) -> Result<Option<Fragment>> {
     let mut parts = spec.split(',');
     let kind = parts.next().unwrap_or_default();
@@ -454,10 +527,7 @@ fn interface(
             )));
         }
     };
-    let mut model = match virt_type {
-        VirtType::Kvm | VirtType::Qemu => Some("virtio".to_string()),
-        _ => None,
-    };
+    let mut model = default_model.map(str::to_string);
     let mut mac = stable_mac(uuid, index, virt_type == VirtType::Xen);
     for part in parts {
         match part.split_once('=') {

@@ -16,6 +16,8 @@ use crate::xml::Document;
 use crate::xml::lexical;
 
 mod config;
+mod guest;
+mod host;
 mod paths;
 
 /// Examples shown by `--help` and in the man page.
@@ -93,9 +95,26 @@ pub struct Args {
     /// Virtual CPUs [default: 1].
     #[arg(long, help_heading = "Machine")]
     pub vcpus: Option<u32>,
-    /// Firmware [default: bios].
+    /// The guest's operating system, as an osinfo short-id (debian11, fedora36, win11, ...;
+    /// `osinfo-query os` lists them), or "detect" to find it from the install ISO's volume
+    /// descriptor (--cdrom), as virt-install does. It picks the machine (q35 where
+    /// supported), firmware (UEFI where required), a TPM where required, virtio or
+    /// SATA/e1000e devices, the video card, a virtio RNG, and memory and vCPUs (refusing
+    /// less than the OS's minimum), and is recorded in libosinfo's metadata.
+    #[arg(long, value_name = "ID|detect", help_heading = "Machine")]
+    pub os: Option<String>,
+    /// Firmware [default: uefi where the OS requires it or with --secure-boot, else the
+    /// hypervisor's (bios)]. UEFI goes through libvirt's firmware autoselection, and
+    /// libvirt keeps the guest's NVRAM across the install and final boots.
     #[arg(long, value_enum, help_heading = "Machine")]
     pub firmware: Option<Firmware>,
+    /// UEFI secure boot, enforcing, with Microsoft's keys enrolled (implies --firmware
+    /// uefi, a q35 machine and SMM) [default: where the OS requires it (win11)].
+    #[arg(long = "secure-boot", help_heading = "Machine")]
+    pub secure_boot: bool,
+    /// No secure boot, not even where the OS requires it.
+    #[arg(long = "no-secure-boot", help_heading = "Machine")]
+    pub no_secure_boot: bool,
     /// CPU: host-passthrough, maximum, host-model, or a CPU model by name (Skylake-Client,
     /// EPYC, ...) [default: host-passthrough under KVM; maximum under QEMU's emulation
     /// (--type qemu), so guests built for x86-64-v2 and later boot there too].
@@ -136,6 +155,29 @@ pub struct Args {
     /// Add a pty console (on the first serial port when there is one).
     #[arg(long, help_heading = "Devices")]
     pub console: bool,
+    /// An emulated TPM 2.0 (swtpm) [default: where the OS requires one (win11), and with
+    /// -c for a UEFI guest on a host with the TPM emulator, as virt-install does].
+    #[arg(long, help_heading = "Devices")]
+    pub tpm: bool,
+    /// No TPM, not even a default one.
+    #[arg(long = "no-tpm", help_heading = "Devices")]
+    pub no_tpm: bool,
+
+    /// Choose from this host's domain capabilities: kvm where it has KVM (else qemu), the
+    /// machine, UEFI and secure boot where its firmware allows (refused where not), the
+    /// CPU mode and the TPM emulator. Without -c nothing connects anywhere (not even to
+    /// $LIBVIRT_DEFAULT_URI). Not read from --spec.
+    // Its own clap id: domxml-gen names no domains, so it takes no `--complete-domains`
+    // (complete.rs gives that flag to the tools whose argument id is "connect").
+    #[arg(
+        id = "host",
+        short = 'c',
+        long = "connect",
+        value_name = "URI",
+        help_heading = "Host"
+    )]
+    #[serde(skip)]
+    pub connect: Option<String>,
 
     /// The final config's host-side bootloader (Xen paravirt: pygrub).
     #[arg(long, value_name = "PATH", help_heading = "Final boot")]
@@ -266,7 +308,9 @@ fn merge_spec(cli_args: Args, spec: &cli::Input) -> Result<Args> {
     }
     let mut args: Args = serde_json::from_value(Value::Object(merged))
         .map_err(|e| Error::input(&spec.source, format!("bad value: {e}")))?;
+    // Not spec keys: a spec is data, and must not open a connection.
     args.spec = cli_args.spec;
+    args.connect = cli_args.connect;
     Ok(args)
 }
 
@@ -292,8 +336,8 @@ pub fn generate(args: &Args) -> Result<String> {
     check_strings(args)?;
     let args = paths::absolute(args.clone())?;
     let generated = config::final_config(&args)?;
-    let final_xml = generated.xml;
-    let media = generated.media;
+    let final_xml = generated.xml.clone();
+    let media = generated.media.clone();
     let source = "<generated>";
     // Nothing malformed leaves this tool: every phase it prints has been parsed.
     let original = Document::parse(source, &final_xml).map_err(|e| {
@@ -311,7 +355,10 @@ pub fn generate(args: &Args) -> Result<String> {
         }
         return Ok(final_xml);
     }
-    let install = install::to_install(&original, &media)?;
+    let defaults = install::Defaults {
+        tpm: generated.default_tpm,
+    };
+    let install = install::to_install_with(&original, &media, defaults)?;
     let install = profile::record(&original, &install, Phase::Final, false)?;
     if phase == PhaseArg::Install {
         return Ok(install);
