@@ -331,6 +331,7 @@ fn define_first_flow(boot: Boot) {
 
     let defined = tool("dom-define", &c, &fin).ok().record();
     assert_eq!(defined["action"], "defined");
+    assert_eq!(defined["reason"], "defined");
     assert_eq!(defined["uuid"], uuid.as_str());
     assert_eq!(defined["uri"], lab.uri.as_str());
 

@@ -150,6 +150,8 @@ fn every_state_and_reason_word_the_code_prints_is_in_the_schema() {
             );
         }
     }
+    let define = domkit::tools::define::NOT_RUN_SINCE_DEFINED;
+    assert!(reasons.contains(&define.to_string()), "{define}");
 }
 
 #[test]

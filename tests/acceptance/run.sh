@@ -92,13 +92,12 @@ new_disk() {
   printf '%s\n' "$disk"
 }
 
-# append_serial NAME: the serial file keeps what earlier boots wrote (append='on'), so the
-# installer's log survives the final boot. Until domxml-gen writes it, add it here.
-append_serial() {
+# serial_appends NAME: domxml-gen opened the serial file with append='on', so the
+# installer's log survives the final boot.
+serial_appends() {
   local xml="$vms/$1.xml" log="$vms/$1.serial.log"
-  grep -q "append='on'" "$xml" && return 0
-  sed -i "s|<source path='$log'/>|<source path='$log' append='on'/>|" "$xml"
-  grep -q "append='on'" "$xml" || die "$xml: no file serial port to make append='on'"
+  grep -q "<source path='$log' append='on'/>" "$xml" ||
+    die "$xml: domxml-gen wrote no append='on' serial file $log"
 }
 
 # install NAME: the documented flow up to the installer's stop; prints its seconds.
@@ -178,7 +177,7 @@ variant_cdrom() {
   "$bin/domxml-gen" --name "$name" --type "$domtype" --memory 2GiB --vcpus 2 \
     --disk "$disk,format=raw" --serial "file=$vms/$name.serial.log" --graphics none \
     --cdrom "$fai_iso" > "$vms/$name.xml"
-  append_serial "$name"
+  serial_appends "$name"
   secs=$(install "$name")
   final_has_no "$fai_iso" "$name"
   boot_secs=$(boot "$name")
@@ -204,7 +203,7 @@ variant_kernel() {
     --serial "file=$vms/$name.serial.log" --graphics none \
     --cmdline "$(cat "$cache/fai/cmdline")" > "$vms/$name.xml"
   grep -q "<kernel>$media/" "$vms/$name.xml" || die "$name.xml: no kernel from $media"
-  append_serial "$name"
+  serial_appends "$name"
   secs=$(install "$name")
   final_has_no "$fai_iso" "$name"
   final_has_no "$media/" "$name"
@@ -227,7 +226,7 @@ variant_cloud() {
   "$bin/domxml-gen" --name "$name" --type "$domtype" --memory 1GiB --vcpus 2 \
     --disk "$disk,format=raw" --serial "file=$vms/$name.serial.log" --graphics none \
     --install-disk "$seed,device=cdrom" > "$vms/$name.xml"
-  append_serial "$name"
+  serial_appends "$name"
   # The first boot is the "install": cloud-init finds the seed, runs runcmd, and the
   # image's boot report powers the guest off.
   first_secs=$(install "$name")

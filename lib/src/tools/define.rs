@@ -117,8 +117,18 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
         // now that it has a persistent config, that config says an install is under way.
         install::write(&dom, &install::State::Installing).map_err(|e| conn.error(&e, None))?;
     }
-    cli::write_out(stdout, &Record::of(&conn, &dom, action)?.to_line())
+    let mut record = Record::of(&conn, &dom, action)?;
+    if record.state == "shutoff" && record.reason == "unknown" {
+        // libvirt's shutoff reason 0 (VIR_DOMAIN_SHUTOFF_UNKNOWN) is the one a domain
+        // object gets when libvirt makes it: here, the domain has not run since this define.
+        record.reason = NOT_RUN_SINCE_DEFINED.into();
+    }
+    cli::write_out(stdout, &record.to_line())
 }
+
+/// The reason dom-define reports for an inactive domain that libvirt has not run since it
+/// defined (or loaded) its config: what libvirt's shutoff reason "unknown" means then.
+pub const NOT_RUN_SINCE_DEFINED: &str = "defined";
 
 #[cfg(test)]
 mod tests {
@@ -148,6 +158,8 @@ mod tests {
             (rec.action.as_str(), rec.state.as_str(), rec.persistent),
             ("defined", "shutoff", true)
         );
+        // Not libvirt's "unknown": the domain has not run since it was defined.
+        assert_eq!(rec.reason, "defined");
         assert_eq!(rec.uri, URI);
         assert_eq!(rec.id, None);
 
@@ -173,6 +185,14 @@ mod tests {
                 .contains(">16384<")
         );
         dom.destroy().unwrap();
+        // Stopped since: libvirt knows why, and that reason stays.
+        let (out, result) = define(&[], &xml);
+        result.unwrap();
+        let rec = &records(&out)[0];
+        assert_eq!(
+            (rec.action.as_str(), rec.reason.as_str()),
+            ("redefined", "destroyed")
+        );
         dom.undefine().unwrap();
     }
 
