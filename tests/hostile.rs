@@ -333,4 +333,29 @@ fn fuzz_findings_stay_fixed() {
     let f6 =
         "<domain><on_reboot>destroy</on_reboot><on_reboot>restart</on_reboot><devices/></domain>";
     refused(rewrite(f6, &["--swap"]), "a second <on_reboot>");
+    // Found by `make fuzz` after those fixes: siblings without a key of their own keep
+    // their names when a keyed one (the install CD-ROM) goes in before them.
+    let unkeyed = "<domain> <os>\n</os>\n<features> </features> <devices> <disk device='cdrom'><source/>\n</disk>\n <disk>\n</disk>\n</devices>\n</domain>\n";
+    let install = rewrite(unkeyed, &["--to", "install", "--cdrom", "/x.iso"]).unwrap();
+    assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), unkeyed);
+    // An install config without a profile is one already: --to install leaves it, and new
+    // media over it are refused (its final config comes first).
+    let virt_install = "<domain><os><type>hvm</type><boot dev='cdrom'/></os><devices/><on_reboot>destroy</on_reboot></domain>";
+    assert_eq!(
+        rewrite(virt_install, &["--to", "install"]).unwrap(),
+        virt_install
+    );
+    refused(
+        rewrite(virt_install, &["--to", "install", "--cdrom", "/y.iso"]),
+        "already an install config",
+    );
+    // A profile that would restore an install config is damaged.
+    let p = "xmlns:domkit='https://domkit.dev/xmlns/profile/1'";
+    let damaged = format!(
+        "<domain><metadata><domkit:profile {p} recorded='final' restore='original'/></metadata><os><type>hvm</type></os><on_reboot>destroy</on_reboot><devices/></domain>"
+    );
+    refused(
+        rewrite(&damaged, &["--to", "final"]),
+        "itself an install config",
+    );
 }

@@ -8,6 +8,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::cli;
 use crate::error::{Error, Result};
+use crate::phase::active_phase;
 use crate::phase::boot::BootFacts;
 use crate::phase::derive;
 use crate::phase::install::{self, InstallMedia};
@@ -263,7 +264,17 @@ fn change_phase(source: &str, text: &str, args: &Args) -> Result<String> {
             )?
         }
         (Some(PhaseArg::Final), _, Some(l)) if recorded == Some(Phase::Final) => {
-            profile::swap(&doc, l, l.profile.restores_original)?
+            let out = profile::swap(&doc, l, l.profile.restores_original)?;
+            // What --to install recorded was a final config: one that reads as an install
+            // config again was not (a damaged or hand-made profile).
+            if l.profile.restores_original
+                && active_phase(&Document::parse(source, &out)?)? == Phase::Install
+            {
+                return Err(Error::Edit(format!(
+                    "{source}: recorded boot profile: the document it restores is itself an install config (<on_reboot>destroy</on_reboot>)"
+                )));
+            }
+            out
         }
         (Some(PhaseArg::Install), _, Some(l)) if recorded == Some(Phase::Install) => {
             profile::swap(&doc, l, false)?
@@ -276,6 +287,15 @@ fn change_phase(source: &str, text: &str, args: &Args) -> Result<String> {
                 check_derivation_settles(source, &derived, args)?;
             }
             derived
+        }
+        // virt-install's install phase already, with nothing recorded to go back to.
+        (Some(PhaseArg::Install), _, None) if active_phase(&doc)? == Phase::Install => {
+            if args.media.any() {
+                return Err(Error::Edit(format!(
+                    "{source}: already an install config (virt-install's <on_reboot>destroy</on_reboot>, no recorded profile): make its final config first (--to final), then --to install with the new method"
+                )));
+            }
+            text.to_string()
         }
         (Some(PhaseArg::Install), _, None) => {
             if !args.media.any() {

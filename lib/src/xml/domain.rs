@@ -220,8 +220,8 @@ pub fn interface_mac<'a>(doc: &'a Document<'_>, iface: Id) -> Option<&'a str> {
 
 /// The keys of `parent`'s children, which name elements across the install and final
 /// phases: `os`, `on_reboot`, `sysinfo[smbios]`, `devices/disk[vda]`,
-/// `devices/interface[52:54:00:..]`, and `name#N` for the N-th of several same-named
-/// siblings without a unique natural key. One pass, so 10,000 devices stay cheap.
+/// `devices/interface[52:54:00:..]`, and `name#N` for the N-th of the same-named
+/// siblings without a unique natural key (counted among those only). One pass, so 10,000 devices stay cheap.
 pub fn child_keys(doc: &Document<'_>, parent: Id) -> Vec<(String, Id)> {
     let children = &doc.el(parent).children;
     let natural: Vec<Option<Cow<'_, str>>> =
@@ -238,8 +238,6 @@ pub fn child_keys(doc: &Document<'_>, parent: Id) -> Vec<(String, Id)> {
     // Built by hand: this runs for every device of 10,000-device domains, several times.
     for (&c, key) in children.iter().zip(&natural) {
         let name = doc.el(c).name;
-        let nth = ordinals.entry(name).or_default();
-        *nth += 1;
         let mut full = String::with_capacity(prefix.len() + name.len() + 24);
         if !prefix.is_empty() {
             full.push_str(prefix);
@@ -252,10 +250,15 @@ pub fn child_keys(doc: &Document<'_>, parent: Id) -> Vec<(String, Id)> {
                 full.push_str(k);
                 full.push(']');
             }
-            _ if *nth == 1 => {}
+            // Counted among the siblings without a key of their own only, so that adding
+            // or removing a keyed sibling (an install CD-ROM) renames none of them.
             _ => {
-                full.push('#');
-                full.push_str(&nth.to_string());
+                let nth = ordinals.entry(name).or_default();
+                *nth += 1;
+                if *nth > 1 {
+                    full.push('#');
+                    full.push_str(&nth.to_string());
+                }
             }
         }
         out.push((full, c));
@@ -380,8 +383,8 @@ mod tests {
                 "devices/interface[52:54:00:aa:00:01]",
                 "devices/serial",
                 "devices/serial#2",
-                "devices/interface#2",
-                "devices/interface#3"
+                "devices/interface",
+                "devices/interface#2"
             ]
         );
         for key in &keys {
