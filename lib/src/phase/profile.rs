@@ -195,7 +195,9 @@ fn read(doc: &Document<'_>, id: Id) -> Result<Profile> {
     let mut slots = Vec::new();
     let mut keys = HashSet::new();
     for &s in &doc.el(id).children {
-        if local_name(doc.el(s).name).1 != "slot" {
+        // Anything else in domkit's own block (an unprefixed <slot>, another namespace's
+        // element) is data nobody would read: a damaged profile, not something to skip.
+        if local_name(doc.el(s).name).1 != "slot" || !in_namespace(doc, s) {
             return Err(bad(doc, s, &format!("unexpected <{}>", doc.el(s).name)));
         }
         let Some(key) = doc.attr(s, "key") else {
@@ -866,6 +868,12 @@ mod tests {
         );
         let bad_phase = text.replace("recorded='install'", "recorded='later'");
         assert!(find(&Document::parse("t", &bad_phase).unwrap()).is_err());
+        // A slot outside domkit's namespace is damage, not something to skip (fuzz F7).
+        for stray in ["<slot key='x' absent='yes'/>", "<o:slot xmlns:o='urn:o' key='x'/>"] {
+            let strayed = text.replace("</d:profile>", &format!("{stray}</d:profile>"));
+            let err = find(&Document::parse("t", &strayed).unwrap()).unwrap_err();
+            assert!(err.to_string().contains("unexpected <"), "{err}");
+        }
     }
 
     #[test]
