@@ -869,7 +869,10 @@ mod tests {
         let bad_phase = text.replace("recorded='install'", "recorded='later'");
         assert!(find(&Document::parse("t", &bad_phase).unwrap()).is_err());
         // A slot outside domkit's namespace is damage, not something to skip (fuzz F7).
-        for stray in ["<slot key='x' absent='yes'/>", "<o:slot xmlns:o='urn:o' key='x'/>"] {
+        for stray in [
+            "<slot key='x' absent='yes'/>",
+            "<o:slot xmlns:o='urn:o' key='x'/>",
+        ] {
             let strayed = text.replace("</d:profile>", &format!("{stray}</d:profile>"));
             let err = find(&Document::parse("t", &strayed).unwrap()).unwrap_err();
             assert!(err.to_string().contains("unexpected <"), "{err}");
