@@ -358,4 +358,20 @@ fn fuzz_findings_stay_fixed() {
         rewrite(&damaged, &["--to", "final"]),
         "itself an install config",
     );
+    // Two install devices added on one line after a disk (CD-ROM and seed), directly
+    // followed by what stays: the blanks between them go with them, so the recorded
+    // profile restores the document ("cannot record a boot profile ... please report").
+    let one_line = "<domain><os><type>hvm</type></os><devices><disk type='file'></disk><interface type='user'></interface></devices></domain>";
+    let flags = [
+        "--to",
+        "install",
+        "--cdrom",
+        "/x.iso",
+        "--install-disk",
+        "/s.iso",
+    ];
+    let install = rewrite(one_line, &flags).unwrap();
+    assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), one_line);
+    let swapped = rewrite(&install, &["--swap"]).unwrap();
+    assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
 }

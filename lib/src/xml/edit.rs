@@ -110,11 +110,18 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
             return start..end;
         }
     }
+    // Inside a run that shares its lines with what stays: every member after the first
+    // takes the blanks back to the member before it, so none stay between the removals.
+    if run.is_some_and(|(first, last)| first != last && id != first) {
+        return preceding_end(doc, id)..e.end;
+    }
     // Directly followed by a sibling (as when something was inserted just before it):
-    // the blanks before belong to that sibling's place, and stay.
+    // the blanks before belong to that sibling's place, and stay. For a run, what
+    // follows its last member decides for the whole run.
+    let last = run.map_or(id, |(_, last)| last);
     if doc
-        .next_sibling(id)
-        .is_some_and(|next| doc.el(next).start == e.end)
+        .next_sibling(last)
+        .is_some_and(|next| doc.el(next).start == doc.el(last).end)
     {
         return e.start..e.end;
     }
