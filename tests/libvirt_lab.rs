@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -255,6 +255,11 @@ fn bin(tool: &str) -> &'static str {
 /// Runs a tool with `args` and `stdin`; LIBVIRT_DEFAULT_URI is cleared so only `-c` or the
 /// records decide the connection.
 fn tool(name: &str, args: &[&str], stdin: &str) -> Run {
+    finish(spawn_tool(name, args, stdin))
+}
+
+/// Starts a tool as `tool` does, its stdin written and closed, without waiting for it.
+fn spawn_tool(name: &str, args: &[&str], stdin: &str) -> Child {
     let mut child = Command::new(bin(name))
         .args(args)
         .env_remove("LIBVIRT_DEFAULT_URI")
@@ -269,6 +274,11 @@ fn tool(name: &str, args: &[&str], stdin: &str) -> Run {
         .unwrap()
         .write_all(stdin.as_bytes())
         .unwrap();
+    child
+}
+
+/// Waits for a tool started by `spawn_tool`.
+fn finish(child: Child) -> Run {
     let out = child.wait_with_output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -942,6 +952,117 @@ fn an_installer_that_gives_up_is_not_a_finished_install() {
         assert_eq!(tool("dom-create", &c, &install).code, 0);
         let _ = lab.conn().lookup(name).unwrap().destroy();
     }
+}
+
+/// `systemctl restart libvirtd` on the lab: SIGTERM to the daemon only, then a new one. The
+/// pid changes, and a guest that ran before runs after (the new daemon reconnects to it).
+fn restart_daemon(lab: &Lab, running: Option<&str>) {
+    let pid = || std::fs::read_to_string(lab.dir.join("libvirtd.pid")).unwrap_or_default();
+    let before = pid();
+    lab_script("restart", &lab.dir);
+    assert_ne!(pid().trim(), before.trim(), "libvirtd was not restarted");
+    if let Some(name) = running {
+        let dom = lab.conn().lookup(name).unwrap();
+        assert!(
+            dom.is_active().unwrap(),
+            "{name} did not survive the restart"
+        );
+    }
+}
+
+/// libvirtd is restarted between every two steps of the documented flow and once while
+/// dom-wait-shutdown waits: the install ends installed with nothing lost, its installer ran
+/// once, and the final config boots the disk.
+///
+/// The guest is paused around each restart made while it runs, so that it cannot stop while
+/// no daemon runs: libvirt then records only shutoff reason "unknown", which
+/// `create::settle` must count as a failed install (a known limit, not what this tests).
+#[test]
+fn the_flow_survives_a_libvirtd_restart_at_every_step() {
+    let lab = Lab::start();
+    let guest = guest();
+    let name = "restarts";
+    let (fin, install) = supervised_configs(&lab, &guest, name, "", false);
+    let c = ["-c", lab.uri.as_str()];
+    let resume = [&c[..], &["--resume"]].concat();
+    let pause = |on: bool| {
+        let dom = lab.conn().lookup(name).unwrap();
+        if on { dom.suspend() } else { dom.resume() }.unwrap();
+    };
+
+    tool("dom-define", &c, &fin).ok();
+    restart_daemon(&lab, None);
+
+    let created = tool("dom-create", &resume, &install).ok();
+    pause(true);
+    restart_daemon(&lab, Some(name));
+
+    // The wait, as the flow runs it, reading dom-create's record. Its console log appears
+    // once it has subscribed and looked at the domain: only then is the restart "during
+    // the wait" rather than before it.
+    let log = lab.dir.join("restarts.console");
+    let mut waiter = spawn_tool(
+        "dom-wait-shutdown",
+        &[
+            "--timeout",
+            BOOT_DEADLINE,
+            "--idle-timeout",
+            "120",
+            "--expect",
+            "DOMKIT-INSTALLER: disk written",
+            "--console-log",
+            log.to_str().unwrap(),
+        ],
+        &created.stdout,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !log.exists() {
+        assert!(
+            waiter.try_wait().unwrap().is_none(),
+            "the waiter ended before it watched"
+        );
+        assert!(Instant::now() < deadline, "the waiter never attached");
+        std::thread::sleep(Duration::from_millis(20)); // poll interval, not synchronisation
+    }
+    restart_daemon(&lab, Some(name));
+    assert!(
+        waiter.try_wait().unwrap().is_none(),
+        "the restart ended the wait"
+    );
+    pause(false);
+    let waited = finish(waiter).ok().record();
+    assert_eq!(
+        (waited["state"].as_str(), waited["reason"].as_str()),
+        (Some("shutoff"), Some("shutdown"))
+    );
+    // The console too is followed again on the new daemon: the installer's last line,
+    // printed after the restart, is in the log and satisfied --expect.
+    let console = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        console.contains("DOMKIT-INSTALLER: disk written"),
+        "{console}"
+    );
+    restart_daemon(&lab, None);
+    assert_eq!(install_state(&lab, name).as_deref(), Some("installed"));
+
+    // The install step again, as a re-run of the flow does it: skipped, not run twice.
+    let again = tool("dom-create", &resume, &install).ok().record();
+    assert_eq!(again["action"], "already-installed");
+    tool("dom-create", &[&resume[..], &[name]].concat(), "").ok();
+    pause(true);
+    restart_daemon(&lab, Some(name));
+    pause(false);
+    assert_eq!(wait_for(&c, name).ok().record()["reason"], "shutdown");
+
+    let serial = lab.serial(name);
+    assert_eq!(installer_runs(&lab, name), 1, "{serial}");
+    let last = serial.lines().rfind(|l| l.contains("DOMKIT-"));
+    assert_eq!(
+        last.map(str::trim),
+        Some("DOMKIT-GUEST: booted from disk"),
+        "{serial}"
+    );
+    assert_eq!(install_state(&lab, name).as_deref(), Some("installed"));
 }
 
 /// The documented flow, as a user's script runs it again after any kill: define, the

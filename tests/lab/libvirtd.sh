@@ -6,6 +6,9 @@
 #   tests/lab/libvirtd.sh uri     DIR   prints the URI of the lab in DIR
 #   tests/lab/libvirtd.sh domtype DIR   prints the domain type to use: "kvm" or "qemu" (TCG)
 #   tests/lab/libvirtd.sh stop    DIR   stops the daemon and every QEMU of this lab (idempotent)
+#   tests/lab/libvirtd.sh restart DIR   stops the daemon only (SIGTERM) and starts it again: its
+#                                       guests run on and the new daemon reconnects to them, as
+#                                       after `systemctl restart libvirtd`
 #
 # The URI is   qemu+unix:///session?socket=DIR/run/libvirt/libvirt-sock
 # (DIR made absolute). Any local user that can reach the socket may use it, root included.
@@ -44,7 +47,7 @@ readonly STOP_DEADLINE=15    # seconds for the daemon / QEMU to exit after SIGTE
 die() { printf 'libvirtd.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  printf 'usage: %s start|stop|uri|domtype DIR\n' "$0" >&2
+  printf 'usage: %s start|stop|restart|uri|domtype DIR\n' "$0" >&2
   exit 2
 }
 
@@ -144,6 +147,13 @@ cmd_start() {
   [ "${#dir}" -le 40 ] || die "DIR too long (${#dir} > 40 characters, Unix socket paths): $dir"
   # A dead or half-started previous daemon: clean it away first.
   cmd_stop "$dir"
+  launch "$dir"
+}
+
+# launch DIR: starts the daemon (none runs) and waits until it answers; prints its URI.
+launch() {
+  local dir="$1" uri deadline
+  uri=$(lab_uri "$dir")
   mkdir -p "$dir"
   write_config "$dir"
   rm -f "$dir/libvirtd.pid"
@@ -224,6 +234,22 @@ cmd_stop() {
   return 0
 }
 
+# cmd_restart DIR: what `systemctl restart libvirtd` does to a host. Unlike cmd_stop, no
+# guest is destroyed and no QEMU is signalled: libvirtd keeps each running guest's state
+# under DIR/run and the new daemon reconnects to its QEMU monitor.
+cmd_restart() {
+  local dir="$1" pid
+  if pid=$(daemon_pid "$dir"); then
+    kill -TERM "$pid" 2>/dev/null || true
+    # Until it has exited its socket still answers: launching now would race with it.
+    wait_gone "$STOP_DEADLINE" "$pid" || die "libvirtd pid $pid does not exit"
+  fi
+  # The old daemon's sockets are stale (the guests' state files under run/ are not).
+  rm -f "$dir/libvirtd.pid"
+  find "$dir/run/libvirt" -maxdepth 1 -name '*-sock*' -delete 2>/dev/null || true
+  launch "$dir"
+}
+
 cmd_uri() {
   local dir="$1"
   daemon_pid "$dir" >/dev/null || die "no lab daemon running in $dir"
@@ -261,6 +287,7 @@ fi
 case "$action" in
   start) cmd_start "$dir" ;;
   stop) cmd_stop "$dir" ;;
+  restart) cmd_restart "$dir" ;;
   uri) cmd_uri "$dir" ;;
   domtype) cmd_domtype "$dir" ;;
   *) usage ;;

@@ -56,7 +56,8 @@ pub const EXAMPLES: &str = "Examples:\n  dom-create ./install.xml | dom-wait-shu
 /// failed, saved, migrated, from-snapshot, unknown) and `waited_ms`. A transient guest that
 /// vanishes counts as stopped. Domains are NAMEs or UUIDs, or JSON records on stdin (as
 /// dom-define and dom-create print). If the connection drops (libvirtd restarted) it
-/// reconnects and goes on waiting. Exits 0 only if every domain shut down cleanly
+/// reconnects, follows the console again (what the guest printed while the connection was
+/// down goes unseen) and goes on waiting. Exits 0 only if every domain shut down cleanly
 /// (a guest's own power-off, or its reboot under on_reboot=destroy), else 9; 11 if one
 /// stalled.
 ///
@@ -186,8 +187,9 @@ struct Watch {
     shot: Option<Vec<u8>>,
     /// Its install state said "installing" when the wait began.
     installing: bool,
-    /// Its console stream is open and has not ended.
-    console_open: bool,
+    /// Console streams opened that have not ended yet: after a reconnection the new one
+    /// may run while the dead connection's stream is still ending.
+    consoles: usize,
     /// Stopped, but the console may still hold output: state, reason, action, since.
     pending: Option<(String, String, String, Instant)>,
     /// The --reboots limit was reached: the guest is stopped at this moment.
@@ -387,7 +389,7 @@ fn subscribe(
             log: None,
             shot: None,
             installing: false,
-            console_open: false,
+            consoles: 0,
             pending: None,
             stop_at: None,
         });
@@ -482,7 +484,6 @@ impl Supervisor<'_, '_> {
             watch.log = Some(file);
         }
         if wants_console {
-            watch.console_open = true;
             console::follow(&conn.connect, &dom, index, self.tx.clone()).map_err(|e| {
                 Error::Libvirt(format!(
                     "{}: cannot read the console of domain '{}': {}",
@@ -491,11 +492,42 @@ impl Supervisor<'_, '_> {
                     crate::libvirt::connect::one_line(e.message())
                 ))
             })?;
+            watch.consoles += 1;
         }
         if args.screenshot.is_some() {
             watch.shot = console::screenshot_png(&conn.connect, &dom).ok();
         }
         Ok(())
+    }
+
+    /// After a reconnection, for a domain still running: its console again (the stream
+    /// ended with the old connection, and what the guest prints from now on, such as the
+    /// line --expect waits for, must not go unseen) and a fresh screenshot.
+    fn attach_again(&mut self, index: usize) -> Result<()> {
+        let watch = &mut self.watches[index];
+        if watch.done || watch.pending.is_some() || watch.vanished.is_some() {
+            return Ok(());
+        }
+        // A line cut off by the lost connection ends there: nothing joins it to the next.
+        watch.line.clear();
+        match self.attach(index) {
+            // It stopped meanwhile, or the connection went again: its event or the next
+            // look reports that, as for any stop.
+            Err(_) if !self.still_running(index) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Whether the watched domain runs, as far as its session can tell now.
+    fn still_running(&self, index: usize) -> bool {
+        let watch = &self.watches[index];
+        let (Some(conn), Some(uuid)) = (&self.sessions[watch.session].conn, &watch.uuid) else {
+            return false;
+        };
+        conn.connect
+            .lookup_domain_by_uuid_string(uuid)
+            .and_then(|dom| dom.is_active())
+            .unwrap_or(false)
     }
 
     /// The event loop: until every domain is done, the deadline passes, or an error.
@@ -595,10 +627,13 @@ impl Supervisor<'_, '_> {
             }
             Notice::Console { watch, data } => self.console(watch, &data)?,
             Notice::ConsoleEnd { watch } => {
-                if let Some(w) = self.watches.get_mut(watch) {
-                    w.console_open = false;
+                let Some(w) = self.watches.get_mut(watch) else {
+                    return Ok(());
+                };
+                w.consoles = w.consoles.saturating_sub(1);
+                if w.consoles == 0 {
+                    self.flush_pending(watch, true)?;
                 }
-                self.flush_pending(watch, true)?;
             }
             Notice::Closed { source, .. } => lose(&mut self.sessions[source]),
         }
@@ -653,7 +688,7 @@ impl Supervisor<'_, '_> {
         let Some((state, reason, action, since)) = watch.pending.clone() else {
             return Ok(());
         };
-        if watch.done || (watch.console_open && !force && since.elapsed() < CONSOLE_DRAIN) {
+        if watch.done || (watch.consoles > 0 && !force && since.elapsed() < CONSOLE_DRAIN) {
             return Ok(());
         }
         let Some(conn) = self.sessions[watch.session].conn.as_ref() else {
@@ -890,6 +925,9 @@ impl Supervisor<'_, '_> {
                         break;
                     }
                     other => other?,
+                }
+                if reconnected {
+                    self.attach_again(watch)?;
                 }
             }
         }
