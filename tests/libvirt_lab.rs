@@ -1191,3 +1191,171 @@ fn a_flow_killed_anywhere_installs_exactly_once_when_run_again() {
         }
     });
 }
+
+/// The lab guest's UEFI configs, made host-aware (`domxml-gen -c`): a direct-kernel
+/// install (OVMF boots the kernel QEMU hands it) with the install CD attached as
+/// install-only media (standing in for a seed), a final config booting the disk (its
+/// systemd-boot). Returns (final, install).
+fn uefi_configs(lab: &Lab, guest: &Path, name: &str, disk: &Path) -> (String, String) {
+    let g = guest.display();
+    let args = [
+        "-c".to_string(),
+        lab.uri.clone(),
+        "--name".into(),
+        name.into(),
+        "--firmware".into(),
+        "uefi".into(),
+        "--memory".into(),
+        "256MiB".into(),
+        "--disk".into(),
+        format!("{},format=raw", disk.display()),
+        "--serial".into(),
+        format!("file={}", lab.dir.join(format!("{name}.serial")).display()),
+        "--graphics".into(),
+        "none".into(),
+        "--kernel".into(),
+        format!("{g}/vmlinuz"),
+        "--initrd".into(),
+        format!("{g}/installer.initrd"),
+        "--cmdline".into(),
+        "console=ttyS0 quiet loglevel=3 no_timer_check".into(),
+        "--install-disk".into(),
+        format!("{g}/install.iso,device=cdrom"),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let fin = tool("domxml-gen", &args, "").ok().stdout;
+    let install = tool("domxml-rewrite", &["--to", "install"], &fin)
+        .ok()
+        .stdout;
+    (fin, install)
+}
+
+/// Starts defined domain `name` paused (`dom-create --paused`, plus `extra` flags), returns
+/// its live XML, resumes it and waits for it to stop.
+fn boot_paused(lab: &Lab, name: &str, extra: &[&str]) -> String {
+    let c = ["-c", lab.uri.as_str()];
+    tool(
+        "dom-create",
+        &[&c[..], extra, &["--paused", name]].concat(),
+        "",
+    )
+    .ok();
+    let dom = lab.conn().lookup(name).unwrap();
+    let live = dom.xml_desc(0).unwrap();
+    dom.resume().unwrap();
+    assert_eq!(wait_for(&c, name).ok().record()["reason"], "shutdown");
+    live
+}
+
+/// Issue 8: a UEFI install of the lab guest with OVMF, booted from its disk afterwards,
+/// the NVRAM kept across the phases (the installer's EFI variable is there at the final
+/// boot), and `dom-create --reset-nvram` starting with fresh variables. `-c` chose the
+/// domain type and CPU from the lab's capabilities and added swtpm's TPM by default,
+/// which the install phase leaves out (UEFI with install-only media).
+#[test]
+fn a_uefi_install_keeps_its_nvram_and_boots_from_disk() {
+    let lab = Lab::start();
+    let guest = guest();
+    let name = "uefi";
+    let disk = lab.disk(name);
+    let c = ["-c", lab.uri.as_str()];
+    let (fin, install) = uefi_configs(&lab, &guest, name, &disk);
+    assert!(
+        fin.starts_with(&format!("<domain type='{}'>", lab.domtype)),
+        "{fin}"
+    );
+    let cpu = if lab.domtype == "kvm" {
+        "host-passthrough"
+    } else {
+        "maximum"
+    };
+    assert!(fin.contains(&format!("<cpu mode='{cpu}'")), "{fin}");
+    assert!(active(&fin).contains("<os firmware='efi'>"), "{fin}");
+    assert!(
+        active(&fin).contains("<backend type='emulator' version='2.0'/>"),
+        "{fin}"
+    );
+    assert!(!active(&install).contains("<tpm"), "{install}");
+
+    assert_eq!(
+        tool("dom-define", &c, &fin).ok().record()["reason"],
+        "defined"
+    );
+    let created = tool("dom-create", &c, &install).ok();
+    tool(
+        "dom-wait-shutdown",
+        &["--timeout", BOOT_DEADLINE],
+        &created.stdout,
+    )
+    .ok();
+    let serial = lab.serial(name);
+    assert!(
+        serial.contains("DOMKIT-INSTALLER: UEFI, install variable absent")
+            && serial.contains("DOMKIT-INSTALLER: disk written"),
+        "install serial: {serial}"
+    );
+
+    // The final boot: OVMF with the same NVRAM, the TPM back, systemd-boot from the disk.
+    let live = boot_paused(&lab, name, &[]);
+    assert!(live.contains("<nvram") && live.contains("<tpm"), "{live}");
+    assert!(
+        !active(&live).contains("<kernel>") && !active(&live).contains("install.iso"),
+        "{live}"
+    );
+    let serial = lab.serial(name);
+    let after_install = &serial[serial.find("DOMKIT-INSTALLER: disk written").unwrap()..];
+    assert!(
+        after_install.contains(
+            "DOMKIT-GUEST: UEFI, install variable present\r\nDOMKIT-GUEST: booted from disk"
+        ),
+        "final serial: {after_install}"
+    );
+
+    // A start with fresh variables from the template: the installer's variable is gone.
+    let before = serial.len();
+    boot_paused(&lab, name, &["--reset-nvram"]);
+    let serial = lab.serial(name);
+    assert!(
+        serial[before..].contains(
+            "DOMKIT-GUEST: UEFI, install variable absent\r\nDOMKIT-GUEST: booted from disk"
+        ),
+        "serial after --reset-nvram: {}",
+        &serial[before..]
+    );
+}
+
+/// `domxml-gen -c`: UEFI is refused, in one line, on a host where libvirt finds no UEFI
+/// firmware. The lab hides every firmware descriptor from its daemon the way QEMU's
+/// firmware spec lets a user do: an empty file of the same name in a folder read first
+/// ($XDG_CONFIG_HOME/qemu/firmware), as if ovmf were not installed.
+#[test]
+fn domxml_gen_c_refuses_uefi_without_firmware() {
+    let lab = Lab::start();
+    let args = [
+        "-c",
+        lab.uri.as_str(),
+        "--name",
+        "nofw",
+        "--firmware",
+        "uefi",
+        "--disk",
+        "/var/tmp/nofw.img",
+    ];
+    let ok = tool("domxml-gen", &args, "").ok();
+    assert!(ok.stdout.contains("<os firmware='efi'>"), "{ok:?}");
+    let masks = lab.dir.join("cfg/qemu/firmware");
+    std::fs::create_dir_all(&masks).unwrap();
+    for descriptor in std::fs::read_dir("/usr/share/qemu/firmware").unwrap() {
+        std::fs::write(masks.join(descriptor.unwrap().file_name()), "").unwrap();
+    }
+    let refused = tool("domxml-gen", &args, "");
+    assert_eq!(refused.code, 10, "{refused:?}");
+    assert!(refused.stdout.is_empty());
+    assert_eq!(refused.stderr.lines().count(), 1, "{refused:?}");
+    assert!(
+        refused.stderr.starts_with("domxml-gen: qemu+unix://")
+            && refused.stderr.contains("no UEFI firmware")
+            && refused.stderr.contains("install ovmf"),
+        "{refused:?}"
+    );
+}

@@ -9,7 +9,7 @@
 #   OUTDIR in one step, so OUTDIR is either absent or complete (parallel runs are safe).
 #   Needs: apt-get download access to a Debian 12 mirror (or DOMKIT_KERNEL_DEB=/path/to/
 #   linux-image-*-cloud-amd64*.deb), busybox-static, syslinux, syslinux-common, isolinux,
-#   mtools, xorriso, cpio. Root is not needed. Everything is world-readable, so a lab
+#   systemd-boot-efi, mtools, xorriso, cpio. Root is not needed. Everything is world-readable, so a lab
 #   daemon running as another user (tests/lab/libvirtd.sh) can use the files in place.
 #
 # Outputs (see also OUTDIR/README):
@@ -44,6 +44,13 @@
 #                  without disk or network I/O, like an installer asking a question
 # Every installer boot first prints "DOMKIT-INSTALLER: started" (count installer runs in
 # a serial log kept with <log append='on'/>).
+# UEFI (OVMF): disk.img also boots through systemd-boot (EFI/BOOT/BOOTX64.EFI), so a UEFI
+# guest boots from it too. Under UEFI the installer prints
+#   DOMKIT-INSTALLER: UEFI, install variable absent|present
+# and then writes the EFI variable DomkitInstalled-6e1d0c9a-8d3c-4c5e-9a61-646f6d6b6974
+# (non-volatile) into the guest's NVRAM; the installed guest prints
+#   DOMKIT-GUEST: UEFI, install variable present|absent
+# before its boot line: whether the NVRAM was kept from the install (or reset since).
 # Domains need <features><acpi/></features> (otherwise poweroff halts instead), a serial
 # port 0, and the target disk on bus virtio (/dev/vda), at least 32 MiB.
 set -euo pipefail
@@ -82,14 +89,15 @@ if complete "$outdir"; then
   exit 0
 fi
 
-for tool in busybox syslinux mformat mcopy xorriso cpio dpkg-deb gzip; do
+for tool in busybox syslinux mformat mmd mcopy xorriso cpio dpkg-deb gzip; do
   command -v "$tool" >/dev/null || die "missing $tool (run scripts/deps.sh)"
 done
 readonly BUSYBOX=/bin/busybox
 readonly ISOLINUX_BIN=/usr/lib/ISOLINUX/isolinux.bin
 readonly LDLINUX_C32=/usr/lib/syslinux/modules/bios/ldlinux.c32
-for f in "$ISOLINUX_BIN" "$LDLINUX_C32"; do
-  [ -r "$f" ] || die "missing $f (isolinux / syslinux-common)"
+readonly SYSTEMD_BOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
+for f in "$ISOLINUX_BIN" "$LDLINUX_C32" "$SYSTEMD_BOOT"; do
+  [ -r "$f" ] || die "missing $f (isolinux / syslinux-common / systemd-boot-efi)"
 done
 # The initramfs needs a static busybox: it has no libc.
 if ldd "$BUSYBOX" >/dev/null 2>&1; then
@@ -145,7 +153,7 @@ add_module() {
   done
   modlist+=("$file")
 }
-for m in virtio_pci virtio_blk pvpanic_mmio; do
+for m in virtio_pci virtio_blk pvpanic_mmio efivarfs; do
   add_module "$m"
 done
 grep -q '^CONFIG_SERIAL_8250_CONSOLE=y' "$kconfig" || die "$kver: no built-in 8250 serial console"
@@ -170,6 +178,15 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 say() { echo "$*" > /dev/ttyS0; }
+# Under UEFI: the NVRAM as files, and the variable the installer leaves there.
+efivar=/sys/firmware/efi/efivars/DomkitInstalled-6e1d0c9a-8d3c-4c5e-9a61-646f6d6b6974
+efi=
+if [ -d /sys/firmware/efi ]; then
+  efi=1
+  if [ -e /lib/modules/efivarfs.ko ]; then insmod /lib/modules/efivarfs.ko; fi
+  mount -t efivarfs efivarfs /sys/firmware/efi/efivars || echo "no efivarfs"
+  if [ -e "$efivar" ]; then efistate=present; else efistate=absent; fi
+fi
 for m in $(cat /lib/modules/order); do
   insmod "/lib/modules/$m" || echo "insmod $m failed"
 done
@@ -194,6 +211,7 @@ make_root "$groot"
 for f in "${modlist[@]}"; do
   case "$(basename "$f")" in
     pvpanic*) cp "$f" "$groot/lib/modules/"; basename "$f" >> "$groot/lib/modules/order" ;;
+    efivarfs*) cp "$f" "$groot/lib/modules/" ;;
   esac
 done
 {
@@ -204,6 +222,7 @@ for arg in $(cat /proc/cmdline); do
     domkit.fail) say "DOMKIT-GUEST: FAILED requested by domkit.fail"; sync; poweroff -f ;;
   esac
 done
+if [ -n "$efi" ]; then say "DOMKIT-GUEST: UEFI, install variable $efistate"; fi
 say "DOMKIT-GUEST: booted from disk"
 sync
 poweroff -f
@@ -212,8 +231,11 @@ EOF
 chmod 0755 "$groot/init"
 make_cpio "$groot" "$out/guest.initrd"
 
-# FAT "superfloppy" (no partition table): SeaBIOS runs its boot sector, SYSLINUX's.
-kib=$(( ( $(stat -c %s "$out/vmlinuz") + $(stat -c %s "$out/guest.initrd") ) / 1024 + 1024 ))
+# FAT "superfloppy" (no partition table): SeaBIOS runs its boot sector, SYSLINUX's; OVMF
+# reads the FAT file system on the whole disk and runs EFI/BOOT/BOOTX64.EFI, systemd-boot,
+# which boots the same kernel and initrd.
+kib=$(( ( $(stat -c %s "$out/vmlinuz") + $(stat -c %s "$out/guest.initrd") \
+  + $(stat -c %s "$SYSTEMD_BOOT") ) / 1024 + 1024 ))
 mib=$(( (kib + 1023) / 1024 ))
 truncate -s "${mib}M" "$work/disk.img"
 mformat -i "$work/disk.img" -T $(( mib * 2048 )) -h 64 -s 32 -v DOMKIT -N 444f4d4b ::
@@ -228,6 +250,13 @@ LABEL guest
   APPEND $CMDLINE
 EOF
 mcopy -i "$work/disk.img" "$work/syslinux.cfg" "$out/vmlinuz" "$out/guest.initrd" ::/
+printf 'default guest.conf\ntimeout 0\n' > "$work/loader.conf"
+printf 'title domkit guest\nlinux /vmlinuz\ninitrd /guest.initrd\noptions %s\n' "$CMDLINE" \
+  > "$work/guest.conf"
+mmd -i "$work/disk.img" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
+mcopy -i "$work/disk.img" "$SYSTEMD_BOOT" ::/EFI/BOOT/BOOTX64.EFI
+mcopy -i "$work/disk.img" "$work/loader.conf" ::/loader/loader.conf
+mcopy -i "$work/disk.img" "$work/guest.conf" ::/loader/entries/guest.conf
 mv "$work/disk.img" "$out/disk.img"
 
 # --- the installer initrd ------------------------------------------------------
@@ -236,7 +265,10 @@ make_root "$iroot"
 : > "$iroot/lib/modules/order"
 for f in "${modlist[@]}"; do
   cp "$f" "$iroot/lib/modules/"
-  basename "$f" >> "$iroot/lib/modules/order"
+  case "$(basename "$f")" in
+    efivarfs*) ;;
+    *) basename "$f" >> "$iroot/lib/modules/order" ;;
+  esac
 done
 cp "$out/disk.img" "$iroot/disk.img"
 {
@@ -279,6 +311,13 @@ fi
 dd if=/disk.img of=/dev/vda bs=1M conv=fsync 2>/dev/null || fail "writing /dev/vda"
 sync
 blockdev --flushbufs /dev/vda || true
+if [ -n "$efi" ]; then
+  say "DOMKIT-INSTALLER: UEFI, install variable $efistate"
+  # An efivarfs file is written in one write(): 4 bytes of attributes (non-volatile,
+  # boot service and runtime access), then the value.
+  printf '\007\000\000\000installed' > /tmp/efivar
+  dd if=/tmp/efivar of="$efivar" bs=64 2>/dev/null || fail "writing the EFI variable"
+fi
 say "DOMKIT-INSTALLER: disk written"
 reboot -f
 fail "reboot -f returned"
@@ -313,8 +352,12 @@ vmlinuz           the kernel
 installer.initrd  installer: writes disk.img to /dev/vda, prints "DOMKIT-INSTALLER: disk written"
                   on ttyS0, then reboot -f (on error: "DOMKIT-INSTALLER: FAILED <why>", poweroff -f)
 install.iso       isolinux CD booting vmlinuz + installer.initrd ($CMDLINE)
-disk.img          the disk the installer writes (FAT superfloppy + SYSLINUX); boots guest.initrd,
-                  which prints "DOMKIT-GUEST: booted from disk" on ttyS0, then poweroff -f
+disk.img          the disk the installer writes (FAT superfloppy + SYSLINUX for BIOS, systemd-boot
+                  as EFI/BOOT/BOOTX64.EFI for UEFI); boots guest.initrd, which prints
+                  "DOMKIT-GUEST: booted from disk" on ttyS0, then poweroff -f
+UEFI: the installer prints "DOMKIT-INSTALLER: UEFI, install variable absent|present" and writes
+the EFI variable DomkitInstalled-6e1d0c9a-8d3c-4c5e-9a61-646f6d6b6974; the installed guest prints
+"DOMKIT-GUEST: UEFI, install variable present|absent" (NVRAM kept from the install, or reset).
 guest.initrd      the disk's initrd
 cmdline           kernel command line for a direct-kernel install: $CMDLINE
 Kernel arguments for failure tests: domkit.fail (FAILED line + poweroff), domkit.crash (panic);
