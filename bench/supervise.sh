@@ -87,7 +87,8 @@ wait_rc=0
 /usr/bin/time -f '%e %M %U %S' -o "$vms/wait.time" \
   dom-wait-shutdown --timeout 3600 --idle-timeout 600 < "$vms/all.records" > "$vms/installed.records" \
   || wait_rc=$?
-stalled=$(grep -c '"stalled"' "$vms/installed.records" || true)
+stalled=$(grep -c '"reason":"stalled"' "$vms/installed.records" || true)
+installed=$(grep -c '"reason":"shutdown"' "$vms/installed.records" || true)
 t2=$(now)
 say "3. make -j$n over the documented Makefile..."
 make -s -k -j"$n" -C "$vms" "${names[@]/%/.installed}" >/dev/null 2>&1 \
@@ -132,7 +133,8 @@ echo "The waiter over $n installs: peak RSS $(fmt "$rss / 1024") MiB, CPU ${user
   "over ${wall}s, i.e. **${cpu_hour} CPU seconds per hour of waiting** for $n guests."\
   "Over the $n final boots: peak RSS $(fmt "$frss / 1024") MiB, CPU ${fuser}s + ${fsys}s over ${fwall}s."
 echo
-echo "The install wait exited $wait_rc; $stalled guests reported stalled (--idle-timeout 600)."
+echo "The install wait exited $wait_rc: $installed of $n installers stopped cleanly (installed),"\
+  "$stalled reported stalled (--idle-timeout 600)."
 echo
 echo "Failures: **$bad** of $n (each guest's serial log must show exactly one installer run"\
   "and then the boot from its own disk)."
