@@ -374,4 +374,76 @@ fn fuzz_findings_stay_fixed() {
     assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), one_line);
     let swapped = rewrite(&install, &["--swap"]).unwrap();
     assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
+    // make fuzz, 10^6 mutants of seeds 1 and 2 on 758c5ca:
+    // an encoding name that is not one (libxml2 refuses it), shown on one line;
+    let err = rewrite("<?xml version='1.0' encoding='a\nb'?><domain/>", &[]).unwrap_err();
+    assert!(
+        err.to_string().contains("'a\\nb' is not an encoding name"),
+        "{err}"
+    );
+    // an empty <metadata></metadata> keeps its bytes when the profile leaves it again;
+    for doc in [
+        "<domain><metadata></metadata><os></os><devices/></domain>",
+        "<domain>\n  <metadata> </metadata>\n  <os/>\n  <devices/>\n</domain>\n",
+    ] {
+        for flags in [
+            &flags[..],
+            &["--to", "install", "--kernel", "/k", "--initrd", "/i"],
+        ] {
+            let install = rewrite(doc, flags).unwrap();
+            assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), doc);
+            let swapped = rewrite(&install, &["--swap"]).unwrap();
+            assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
+        }
+    }
+    // a kernel, initrd and cmdline into a self-closing <os/> ("overlapping edits");
+    let os = "<domain><os/><devices/></domain>";
+    let install = rewrite(
+        os,
+        &[
+            "--to",
+            "install",
+            "--kernel",
+            "/k",
+            "--initrd",
+            "/i",
+            "--cmdline",
+            "c",
+        ],
+    )
+    .unwrap();
+    assert!(
+        install.contains(
+            "<os>\n  <kernel>/k</kernel>\n  <initrd>/i</initrd>\n  <cmdline>c</cmdline>\n</os>"
+        ),
+        "{install}"
+    );
+    assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), os);
+    // a profile recording <devices> whole and devices inside it is damaged;
+    let p = "xmlns:domkit='https://domkit.dev/xmlns/profile/1'";
+    let both = format!(
+        "<domain><metadata><domkit:profile {p} recorded='final'><domkit:slot key='devices' absent='yes'/><domkit:slot key='devices/disk[sda]' absent='yes'/></domkit:profile></metadata><os/><devices><disk><target dev='sda'/></disk></devices></domain>"
+    );
+    refused(
+        rewrite(&both, &["--swap"]),
+        "slot 'devices' recorded together",
+    );
+    // a byte order mark inside a slot's CDATA (a panic);
+    let bom_char = '\u{feff}';
+    let bom = format!(
+        "<domain><metadata><domkit:profile {p} recorded='final'><domkit:slot key='os'><![CDATA[{bom_char}<os/>]]></domkit:slot></domkit:profile></metadata><os/><devices/></domain>"
+    );
+    refused(rewrite(&bom, &["--swap"]), "slot 'os'");
+    // a run of removed siblings that stood out of their profile's order goes back in the
+    // order it stood in: two swaps give the swapped document back.
+    let out_of_order = format!(
+        "<domain><metadata><domkit:profile {p} recorded='final'><domkit:slot key='devices/disk[sdb]' absent='yes'/><domkit:slot key='devices/disk[sda]' absent='yes'/></domkit:profile></metadata><os/><devices><disk><target dev='hda'/></disk><disk><target dev='sda'/></disk>\n<disk><target dev='sdb'/></disk><interface type='user'/></devices></domain>"
+    );
+    let once = rewrite(&out_of_order, &["--swap"]).unwrap();
+    let twice = rewrite(&once, &["--swap"]).unwrap();
+    assert_eq!(rewrite(&twice, &["--swap"]).unwrap(), once);
+    assert!(
+        twice.contains("<target dev='sda'/></disk>\n<disk><target dev='sdb'/>"),
+        "{twice}"
+    );
 }

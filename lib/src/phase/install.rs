@@ -213,14 +213,15 @@ impl Plan<'_, '_> {
     fn direct_kernel(&mut self, media: &InstallMedia) -> Result<()> {
         let doc = self.doc;
         if let Some(kernel) = &media.kernel {
-            self.patches
-                .extend(edit::set_os_text(doc, "kernel", Some(kernel))?);
-            for (name, value) in [("initrd", &media.initrd), ("cmdline", &media.cmdline)] {
-                if let Some(value) = value {
-                    self.patches
-                        .extend(edit::set_os_text(doc, name, Some(value))?);
-                }
-            }
+            let texts: Vec<(&str, &str)> = [
+                ("kernel", Some(kernel)),
+                ("initrd", media.initrd.as_ref()),
+                ("cmdline", media.cmdline.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?.as_str())))
+            .collect();
+            self.patches.extend(edit::set_os_texts(doc, &texts)?);
             self.patches
                 .extend(edit::set_domain_text(doc, "bootloader", None));
             self.patches

@@ -234,6 +234,15 @@ fn read(doc: &Document<'_>, id: Id) -> Result<Profile> {
             recorded,
         });
     }
+    // domkit records <devices> either whole or device by device, never both: a swap would
+    // take the devices away and then look for one of them inside.
+    if keys.contains("devices") && keys.iter().any(|k| k.starts_with("devices/")) {
+        return Err(bad(
+            doc,
+            id,
+            "slot 'devices' recorded together with slots of devices inside it",
+        ));
+    }
     Ok(Profile {
         recorded,
         restores_original,
@@ -417,14 +426,23 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
     let mut patches = Vec::new();
     let mut new_slots: Vec<Option<Slot>> = vec![None; profile.slots.len()];
     let mut to_remove: Vec<(usize, Id)> = Vec::new();
+    // Slots whose element comes or goes, with where in this document: the new profile
+    // lists them in that order, so that elements going back in at the same place (a run
+    // removed together: same anchor, same gap) go back in the order they stood in.
+    let mut moved: Vec<(usize, usize)> = Vec::new();
     for (i, slot) in profile.slots.iter().enumerate() {
         let (patch, swapped) = match (keys.find(&slot.key), &slot.recorded) {
             (Some(id), Some(rec)) => replace_slot(doc, &slot.key, id, rec),
             (Some(id), None) => {
                 to_remove.push((i, id));
+                moved.push((i, doc.el(id).start));
                 continue;
             }
-            (None, Some(rec)) => insert_slot(doc, located, &keys, &slot.key, rec)?,
+            (None, Some(rec)) => {
+                let (patch, swapped) = insert_slot(doc, located, &keys, &slot.key, rec)?;
+                moved.push((i, patch.range.start));
+                (patch, swapped)
+            }
             (None, None) => continue,
         };
         patches.push(patch);
@@ -440,6 +458,13 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
                 place: Some(place),
             }),
         });
+    }
+    // Stable: slots inserted at the same place keep the order they went in by.
+    let mut in_order = moved.clone();
+    in_order.sort_by_key(|&(_, at)| at);
+    let taken: Vec<Option<Slot>> = in_order.iter().map(|&(i, _)| new_slots[i].take()).collect();
+    for (&(i, _), slot) in moved.iter().zip(taken) {
+        new_slots[i] = slot;
     }
     if drop_profile {
         patches.push(drop_patch(doc, located));
@@ -773,6 +798,18 @@ fn place_profile(
                 render(&profile, &inner, &unit, nl, quote)
             );
             Patch::replace(doc.el(m).start..doc.el(m).end, text)
+        }
+        Some(m)
+            if doc.el(m).children.is_empty()
+                && !doc.text[doc.el(m).start_tag_end..doc.el(m).content_end].contains('\n') =>
+        {
+            // `<metadata></metadata>` (or blanks on one line): the profile goes right after
+            // the start tag, adding no line of its own, so taking it out leaves the
+            // element's content exactly as it was.
+            // Indented as its line is, as later swaps re-render it.
+            let at = doc.el(m).start_tag_end;
+            let indent = doc.indent_at(doc.el(m).start);
+            Patch::insert(at, render(&profile, indent, &unit, nl, quote))
         }
         Some(m) => {
             let last = doc.el(m).children.last().copied();

@@ -88,6 +88,16 @@ impl<'a> Document<'a> {
             ));
         }
         let mut parser = Parser::new(source, text);
+        // One byte order mark may open the document; quick-xml would skip a second one
+        // too, but that one is text before the root element.
+        if parser.body.starts_with(BOM) {
+            return Err(Error::at(
+                source,
+                text,
+                parser.skip,
+                "text outside the root element (a second byte order mark)".to_string(),
+            ));
+        }
         let mut reader = Reader::from_str(parser.body);
         let config = reader.config_mut();
         config.check_end_names = true;
@@ -449,6 +459,18 @@ impl<'a> Parser<'a> {
         }
         if let Some(encoding) = decl.encoding() {
             let encoding = encoding.map_err(|e| self.err(at, xml_error_message(&e.to_string())))?;
+            // EncName: [A-Za-z] ([A-Za-z0-9._] | '-')*
+            let enc_name = encoding.bytes().enumerate().all(|(i, b)| {
+                b.is_ascii_alphabetic() || (i > 0 && (b.is_ascii_digit() || b"._-".contains(&b)))
+            });
+            if encoding.is_empty() || !enc_name {
+                let shown: String = encoding
+                    .chars()
+                    .take(40)
+                    .flat_map(char::escape_debug)
+                    .collect();
+                return Err(self.err(at, format!("'{shown}' is not an encoding name")));
+            }
             let name = encoding.to_ascii_lowercase();
             let utf8 = matches!(name.as_str(), "utf-8" | "utf8");
             // A declared single-byte encoding reads the same as UTF-8 while the text is ASCII.
@@ -707,8 +729,13 @@ pub fn single_element(text: &str) -> std::result::Result<&str, String> {
                     if at != 0 {
                         return Err("something precedes the element".into());
                     }
+                    // The name as written right after the text's first `<` (the reader
+                    // skips a byte order mark, which is something before the element).
                     let n = start.name().into_inner();
-                    name = Some(&text[..n.len() + 1][1..]);
+                    let written = text
+                        .get(1..=n.len())
+                        .filter(|w| w.as_bytes() == AsRef::<[u8]>::as_ref(n));
+                    name = Some(written.ok_or("something precedes the element")?);
                 }
                 if matches!(event, Event::Start(_)) {
                     depth += 1;
@@ -749,6 +776,12 @@ mod tests {
         assert!(d.el(os).self_closing);
         assert_eq!(d.attr(0, "type"), Some("kvm"));
         assert_eq!(&text[d.el(0).attrs[0].value_range.clone()], "kvm");
+    }
+
+    #[test]
+    fn a_second_bom_is_text_before_the_root() {
+        let err = Document::parse("t", "\u{feff}\u{feff}<a/>").err().unwrap();
+        assert!(err.to_string().contains("second byte order mark"), "{err}");
     }
 
     #[test]
@@ -837,6 +870,14 @@ mod tests {
             (
                 "<?xml version='1.0' standalone='maybe'?><a/>",
                 "standalone must be yes or no",
+            ),
+            (
+                "<?xml version='1.0' encoding='<'?><a/>",
+                "not an encoding name",
+            ),
+            (
+                "<?xml version='1.0' encoding=''?><a/>",
+                "not an encoding name",
             ),
         ] {
             let err = Document::parse("t.xml", text).unwrap_err();

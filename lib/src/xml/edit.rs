@@ -112,8 +112,15 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
     }
     // Inside a run that shares its lines with what stays: every member after the first
     // takes the blanks back to the member before it, so none stay between the removals.
+    // (A member alone on its lines took them, newline included: start after that.)
     if run.is_some_and(|(first, last)| first != last && id != first) {
-        return preceding_end(doc, id)..e.end;
+        let previous = doc
+            .previous_sibling(id)
+            .expect("a run member after the first");
+        let start = doc
+            .own_lines(previous)
+            .map_or(doc.el(previous).end, |lines| lines.end);
+        return start..e.end;
     }
     // Directly followed by a sibling (as when something was inserted just before it):
     // the blanks before belong to that sibling's place, and stay. For a run, what
@@ -322,6 +329,35 @@ pub fn set_os_text(doc: &Document<'_>, name: &str, value: Option<&str>) -> Resul
     let os = require_os(doc)?;
     let fragment = value.map(|v| Fragment::new(name).text(v));
     Ok(set_child(doc, os, name, fragment.as_ref(), OS_ORDER))
+}
+
+/// Sets several text children of `<os>` at once (`kernel`, `initrd`, `cmdline`, given in
+/// `<os>`'s order). A self-closing `<os/>` is opened once for all of them: one patch per
+/// child would each rewrite the same `<os/>`.
+///
+/// # Errors
+/// No `<os>` to edit.
+pub fn set_os_texts(doc: &Document<'_>, items: &[(&str, &str)]) -> Result<Vec<Patch>> {
+    let os = require_os(doc)?;
+    if !doc.el(os).self_closing {
+        let mut patches = Vec::new();
+        for &(name, value) in items {
+            patches.extend(set_os_text(doc, name, Some(value))?);
+        }
+        return Ok(patches);
+    }
+    let fragments: Vec<Fragment> = items
+        .iter()
+        .map(|&(name, value)| Fragment::new(name).text(value))
+        .collect();
+    let (unit, nl, quote) = (doc.indent_unit(), doc.newline(), doc.quote());
+    Ok(vec![insert_rendered(doc, os, None, &|indent| {
+        fragments
+            .iter()
+            .map(|f| f.render(indent, &unit, nl, quote))
+            .collect::<Vec<_>>()
+            .join(nl)
+    })])
 }
 
 /// Sets (or removes) a text child of `<domain>` such as `on_reboot` or `bootloader`.
@@ -605,6 +641,13 @@ mod tests {
         assert_eq!(
             out,
             "<domain>\n  <os>\n    <kernel>k</kernel>\n  </os>\n</domain>"
+        );
+        let both = edit("<domain>\n  <os/>\n</domain>", |d| {
+            set_os_texts(d, &[("kernel", "k"), ("initrd", "i")])
+        });
+        assert_eq!(
+            both,
+            "<domain>\n  <os>\n    <kernel>k</kernel>\n    <initrd>i</initrd>\n  </os>\n</domain>"
         );
     }
 }
