@@ -9,7 +9,7 @@ packages=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils
   qemu-system-x86 qemu-utils
   # the test guest: built from Debian's own binaries
-  busybox-static syslinux syslinux-common isolinux systemd-boot-efi mtools xorriso cpio
+  busybox-static syslinux syslinux-common isolinux mtools xorriso cpio
   # the OS database domxml-gen --os and dom-media inspect read; blkid checks seeds
   osinfo-db util-linux
   # UEFI guests (libvirt's firmware autoselection) and the emulated TPM, in the lab tests

@@ -1192,13 +1192,14 @@ fn a_flow_killed_anywhere_installs_exactly_once_when_run_again() {
     });
 }
 
-/// The lab guest's UEFI configs, made host-aware (`domxml-gen -c`): a direct-kernel
-/// install (OVMF boots the kernel QEMU hands it) with the install CD attached as
-/// install-only media (standing in for a seed), a final config booting the disk (its
-/// systemd-boot). Returns (final, install).
-fn uefi_configs(lab: &Lab, guest: &Path, name: &str, disk: &Path) -> (String, String) {
+/// The lab guest's UEFI configs, made host-aware (`domxml-gen -c`), and a final config
+/// booting the disk (shim, GRUB, the kernel). The install: from the CD (its El Torito EFI
+/// image) on a q35 machine, or a direct-kernel install (OVMF boots the kernel QEMU hands
+/// it) with the install CD attached as install-only media, standing in for a seed.
+/// Returns (final, install).
+fn uefi_configs(lab: &Lab, guest: &Path, name: &str, disk: &Path, boot: Boot) -> (String, String) {
     let g = guest.display();
-    let args = [
+    let mut args = vec![
         "-c".to_string(),
         lab.uri.clone(),
         "--name".into(),
@@ -1213,15 +1214,25 @@ fn uefi_configs(lab: &Lab, guest: &Path, name: &str, disk: &Path) -> (String, St
         format!("file={}", lab.dir.join(format!("{name}.serial")).display()),
         "--graphics".into(),
         "none".into(),
-        "--kernel".into(),
-        format!("{g}/vmlinuz"),
-        "--initrd".into(),
-        format!("{g}/installer.initrd"),
-        "--cmdline".into(),
-        "console=ttyS0 quiet loglevel=3 no_timer_check".into(),
-        "--install-disk".into(),
-        format!("{g}/install.iso,device=cdrom"),
     ];
+    match boot {
+        Boot::Cdrom => args.extend([
+            "--machine".into(),
+            "q35".into(),
+            "--cdrom".into(),
+            format!("{g}/install.iso"),
+        ]),
+        Boot::Kernel => args.extend([
+            "--kernel".into(),
+            format!("{g}/vmlinuz"),
+            "--initrd".into(),
+            format!("{g}/installer.initrd"),
+            "--cmdline".into(),
+            "console=ttyS0 quiet loglevel=3 no_timer_check".into(),
+            "--install-disk".into(),
+            format!("{g}/install.iso,device=cdrom"),
+        ]),
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let fin = tool("domxml-gen", &args, "").ok().stdout;
     let install = tool("domxml-rewrite", &["--to", "install"], &fin)
@@ -1249,17 +1260,21 @@ fn boot_paused(lab: &Lab, name: &str, extra: &[&str]) -> String {
 
 /// Issue 8: a UEFI install of the lab guest with OVMF, booted from its disk afterwards,
 /// the NVRAM kept across the phases (the installer's EFI variable is there at the final
-/// boot), and `dom-create --reset-nvram` starting with fresh variables. `-c` chose the
-/// domain type and CPU from the lab's capabilities and added swtpm's TPM by default,
-/// which the install phase leaves out (UEFI with install-only media).
-#[test]
-fn a_uefi_install_keeps_its_nvram_and_boots_from_disk() {
+/// boot). `-c` chose the domain type and CPU from the lab's capabilities and added swtpm's
+/// TPM by default, which the guest sees; a direct-kernel install has install-only media,
+/// so its install phase leaves the TPM out (the guest sees none), and `dom-create
+/// --reset-nvram` then starts it with fresh variables.
+fn uefi_flow(boot: Boot) {
     let lab = Lab::start();
     let guest = guest();
-    let name = "uefi";
+    let name = if boot == Boot::Cdrom {
+        "uefi-cd"
+    } else {
+        "uefi-kernel"
+    };
     let disk = lab.disk(name);
     let c = ["-c", lab.uri.as_str()];
-    let (fin, install) = uefi_configs(&lab, &guest, name, &disk);
+    let (fin, install) = uefi_configs(&lab, &guest, name, &disk, boot);
     assert!(
         fin.starts_with(&format!("<domain type='{}'>", lab.domtype)),
         "{fin}"
@@ -1275,7 +1290,8 @@ fn a_uefi_install_keeps_its_nvram_and_boots_from_disk() {
         active(&fin).contains("<backend type='emulator' version='2.0'/>"),
         "{fin}"
     );
-    assert!(!active(&install).contains("<tpm"), "{install}");
+    let install_tpm = boot == Boot::Cdrom;
+    assert_eq!(active(&install).contains("<tpm"), install_tpm, "{install}");
 
     assert_eq!(
         tool("dom-define", &c, &fin).ok().record()["reason"],
@@ -1289,13 +1305,16 @@ fn a_uefi_install_keeps_its_nvram_and_boots_from_disk() {
     )
     .ok();
     let serial = lab.serial(name);
+    let tpm = if install_tpm { "present" } else { "absent" };
     assert!(
-        serial.contains("DOMKIT-INSTALLER: UEFI, install variable absent")
-            && serial.contains("DOMKIT-INSTALLER: disk written"),
+        serial.contains(&format!(
+            "DOMKIT-INSTALLER: UEFI, secure boot off, TPM {tpm}\r\n\
+             DOMKIT-INSTALLER: UEFI, install variable absent"
+        )) && serial.contains("DOMKIT-INSTALLER: disk written"),
         "install serial: {serial}"
     );
 
-    // The final boot: OVMF with the same NVRAM, the TPM back, systemd-boot from the disk.
+    // The final boot: OVMF with the same NVRAM, the TPM, the disk's boot loader.
     let live = boot_paused(&lab, name, &[]);
     assert!(live.contains("<nvram") && live.contains("<tpm"), "{live}");
     assert!(
@@ -1306,10 +1325,15 @@ fn a_uefi_install_keeps_its_nvram_and_boots_from_disk() {
     let after_install = &serial[serial.find("DOMKIT-INSTALLER: disk written").unwrap()..];
     assert!(
         after_install.contains(
-            "DOMKIT-GUEST: UEFI, install variable present\r\nDOMKIT-GUEST: booted from disk"
+            "DOMKIT-GUEST: UEFI, secure boot off, TPM present\r\n\
+             DOMKIT-GUEST: UEFI, install variable present\r\n\
+             DOMKIT-GUEST: booted from disk"
         ),
         "final serial: {after_install}"
     );
+    if boot == Boot::Cdrom {
+        return;
+    }
 
     // A start with fresh variables from the template: the installer's variable is gone.
     let before = serial.len();
@@ -1322,6 +1346,16 @@ fn a_uefi_install_keeps_its_nvram_and_boots_from_disk() {
         "serial after --reset-nvram: {}",
         &serial[before..]
     );
+}
+
+#[test]
+fn a_uefi_cdrom_install_keeps_its_nvram_and_boots_from_disk() {
+    uefi_flow(Boot::Cdrom);
+}
+
+#[test]
+fn a_uefi_direct_kernel_install_with_a_seed_then_reset_nvram() {
+    uefi_flow(Boot::Kernel);
 }
 
 /// `domxml-gen -c`: UEFI is refused, in one line, on a host where libvirt finds no UEFI

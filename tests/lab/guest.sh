@@ -7,9 +7,10 @@
 #   changed script builds a new guest, and checkouts of older scripts keep theirs.
 #   If OUTDIR already holds a complete build it only prints them. Otherwise it builds into OUTDIR.tmp.* next to it and renames that to
 #   OUTDIR in one step, so OUTDIR is either absent or complete (parallel runs are safe).
-#   Needs: apt-get download access to a Debian 12 mirror (or DOMKIT_KERNEL_DEB=/path/to/
+#   Needs: apt-get download access to a Debian 12 mirror (for shim-signed and
+#   grub-efi-amd64-signed, and the kernel unless DOMKIT_KERNEL_DEB=/path/to/
 #   linux-image-*-cloud-amd64*.deb), busybox-static, syslinux, syslinux-common, isolinux,
-#   systemd-boot-efi, mtools, xorriso, cpio. Root is not needed. Everything is world-readable, so a lab
+#   mtools, xorriso, cpio. Root is not needed. Everything is world-readable, so a lab
 #   daemon running as another user (tests/lab/libvirtd.sh) can use the files in place.
 #
 # Outputs (see also OUTDIR/README):
@@ -44,13 +45,15 @@
 #                  without disk or network I/O, like an installer asking a question
 # Every installer boot first prints "DOMKIT-INSTALLER: started" (count installer runs in
 # a serial log kept with <log append='on'/>).
-# UEFI (OVMF): disk.img also boots through systemd-boot (EFI/BOOT/BOOTX64.EFI), so a UEFI
-# guest boots from it too. Under UEFI the installer prints
+# UEFI (OVMF): disk.img and install.iso (an El Torito EFI image) also boot through
+# Debian's signed shim and GRUB (EFI/BOOT/BOOTX64.EFI), so a UEFI guest installs from the
+# CD and boots from the disk too. Under UEFI the installer prints
 #   DOMKIT-INSTALLER: UEFI, install variable absent|present
 # and then writes the EFI variable DomkitInstalled-6e1d0c9a-8d3c-4c5e-9a61-646f6d6b6974
 # (non-volatile) into the guest's NVRAM; the installed guest prints
 #   DOMKIT-GUEST: UEFI, install variable present|absent
 # before its boot line: whether the NVRAM was kept from the install (or reset since).
+# Both first print "...: UEFI, secure boot on|off, TPM present|absent".
 # Domains need <features><acpi/></features> (otherwise poweroff halts instead), a serial
 # port 0, and the target disk on bus virtio (/dev/vda), at least 32 MiB.
 set -euo pipefail
@@ -95,9 +98,8 @@ done
 readonly BUSYBOX=/bin/busybox
 readonly ISOLINUX_BIN=/usr/lib/ISOLINUX/isolinux.bin
 readonly LDLINUX_C32=/usr/lib/syslinux/modules/bios/ldlinux.c32
-readonly SYSTEMD_BOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
-for f in "$ISOLINUX_BIN" "$LDLINUX_C32" "$SYSTEMD_BOOT"; do
-  [ -r "$f" ] || die "missing $f (isolinux / syslinux-common / systemd-boot-efi)"
+for f in "$ISOLINUX_BIN" "$LDLINUX_C32"; do
+  [ -r "$f" ] || die "missing $f (isolinux / syslinux-common)"
 done
 # The initramfs needs a static busybox: it has no libc.
 if ldd "$BUSYBOX" >/dev/null 2>&1; then
@@ -112,16 +114,21 @@ out="$work/out"
 mkdir -p "$out"
 
 # --- the kernel --------------------------------------------------------------
+# fetch_deb PACKAGE: downloads PACKAGE's .deb into $work/deb and prints its path.
+fetch_deb() {
+  mkdir -p "$work/deb"
+  # As root apt drops to _apt to download, which cannot write into our private temp dir.
+  (cd "$work/deb" && apt-get download -q=2 -o APT::Sandbox::User="$(id -un)" "$1" >/dev/null) \
+    || die "apt-get download $1 failed"
+  find "$work/deb" -name "$1_*.deb" | head -n1
+}
+
 deb="${DOMKIT_KERNEL_DEB:-}"
 if [ -z "$deb" ]; then
   pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null \
     | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-cloud-amd64$/ { print $2; exit }')
   [ -n "$pkg" ] || die "cannot resolve linux-image-cloud-amd64 (apt-get update?)"
-  mkdir -p "$work/deb"
-  # As root apt drops to _apt to download, which cannot write into our private temp dir.
-  (cd "$work/deb" && apt-get download -q=2 -o APT::Sandbox::User="$(id -un)" "$pkg" >/dev/null) \
-    || die "apt-get download $pkg failed"
-  deb=$(find "$work/deb" -name "$pkg*.deb" | head -n1)
+  deb=$(fetch_deb "$pkg")
 fi
 [ -r "$deb" ] || die "no kernel package: $deb"
 dpkg-deb -x "$deb" "$work/kernel"
@@ -130,6 +137,33 @@ kver=$(basename "$(find "$work/kernel/lib/modules" -mindepth 1 -maxdepth 1 -type
 cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
 kconfig="$work/kernel/boot/config-$kver"
 moddir="$work/kernel/lib/modules/$kver"
+
+# UEFI boot files, secure boot included: shim (signed by Microsoft's UEFI CA, which OVMF's
+# secure-boot NVRAM template enrols) loads GRUB (signed by Debian), which boots Debian's
+# signed kernel. Both from Debian packages, not installed on the host.
+efi_debs="$work/efi-debs"
+for pkg in shim-signed grub-efi-amd64-signed; do
+  dpkg-deb -x "$(fetch_deb "$pkg")" "$efi_debs"
+done
+readonly SHIM="$efi_debs/usr/lib/shim/shimx64.efi.signed"
+readonly GRUB="$efi_debs/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed"
+[ -r "$SHIM" ] && [ -r "$GRUB" ] || die "no shimx64.efi.signed / grubx64.efi.signed"
+
+# efi_tree DIR INITRD: EFI/BOOT with shim as BOOTX64.EFI, GRUB beside it (shim's default
+# loader) and a grub.cfg there (where Debian's signed GRUB reads it, its $cmdpath) that
+# boots /vmlinuz with INITRD from the device holding them, at once.
+efi_tree() {
+  mkdir -p "$1/EFI/BOOT"
+  cp "$SHIM" "$1/EFI/BOOT/BOOTX64.EFI"
+  cp "$GRUB" "$1/EFI/BOOT/grubx64.efi"
+  cat > "$1/EFI/BOOT/grub.cfg" <<EOF
+set timeout=0
+search --file --set=root $2
+linux /vmlinuz $CMDLINE
+initrd $2
+boot
+EOF
+}
 
 # modules_for NAME...: the .ko paths to insmod, dependencies first, for modules that are
 # not built in (CONFIG_...=y). The deb ships no modules.dep: read each .modinfo's depends=.
@@ -186,6 +220,14 @@ if [ -d /sys/firmware/efi ]; then
   if [ -e /lib/modules/efivarfs.ko ]; then insmod /lib/modules/efivarfs.ko; fi
   mount -t efivarfs efivarfs /sys/firmware/efi/efivars || echo "no efivarfs"
   if [ -e "$efivar" ]; then efistate=present; else efistate=absent; fi
+  # SecureBoot (EFI global variable): attributes, then 1 when enforcing.
+  sbvar=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+  secureboot=off
+  if [ -e "$sbvar" ] && [ "$(tail -c 1 "$sbvar" | od -An -tu1 | tr -d " ")" = 1 ]; then
+    secureboot=on
+  fi
+  if [ -e /sys/class/tpm/tpm0 ]; then tpm=present; else tpm=absent; fi
+  efireport="UEFI, secure boot $secureboot, TPM $tpm"
 fi
 for m in $(cat /lib/modules/order); do
   insmod "/lib/modules/$m" || echo "insmod $m failed"
@@ -222,7 +264,10 @@ for arg in $(cat /proc/cmdline); do
     domkit.fail) say "DOMKIT-GUEST: FAILED requested by domkit.fail"; sync; poweroff -f ;;
   esac
 done
-if [ -n "$efi" ]; then say "DOMKIT-GUEST: UEFI, install variable $efistate"; fi
+if [ -n "$efi" ]; then
+  say "DOMKIT-GUEST: $efireport"
+  say "DOMKIT-GUEST: UEFI, install variable $efistate"
+fi
 say "DOMKIT-GUEST: booted from disk"
 sync
 poweroff -f
@@ -232,10 +277,10 @@ chmod 0755 "$groot/init"
 make_cpio "$groot" "$out/guest.initrd"
 
 # FAT "superfloppy" (no partition table): SeaBIOS runs its boot sector, SYSLINUX's; OVMF
-# reads the FAT file system on the whole disk and runs EFI/BOOT/BOOTX64.EFI, systemd-boot,
-# which boots the same kernel and initrd.
+# reads the FAT file system on the whole disk and runs EFI/BOOT/BOOTX64.EFI, shim, then
+# GRUB, which boots the same kernel and initrd.
 kib=$(( ( $(stat -c %s "$out/vmlinuz") + $(stat -c %s "$out/guest.initrd") \
-  + $(stat -c %s "$SYSTEMD_BOOT") ) / 1024 + 1024 ))
+  + $(stat -c %s "$SHIM") + $(stat -c %s "$GRUB") ) / 1024 + 1024 ))
 mib=$(( (kib + 1023) / 1024 ))
 truncate -s "${mib}M" "$work/disk.img"
 mformat -i "$work/disk.img" -T $(( mib * 2048 )) -h 64 -s 32 -v DOMKIT -N 444f4d4b ::
@@ -250,13 +295,8 @@ LABEL guest
   APPEND $CMDLINE
 EOF
 mcopy -i "$work/disk.img" "$work/syslinux.cfg" "$out/vmlinuz" "$out/guest.initrd" ::/
-printf 'default guest.conf\ntimeout 0\n' > "$work/loader.conf"
-printf 'title domkit guest\nlinux /vmlinuz\ninitrd /guest.initrd\noptions %s\n' "$CMDLINE" \
-  > "$work/guest.conf"
-mmd -i "$work/disk.img" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
-mcopy -i "$work/disk.img" "$SYSTEMD_BOOT" ::/EFI/BOOT/BOOTX64.EFI
-mcopy -i "$work/disk.img" "$work/loader.conf" ::/loader/loader.conf
-mcopy -i "$work/disk.img" "$work/guest.conf" ::/loader/entries/guest.conf
+efi_tree "$work/disk-efi" /guest.initrd
+mcopy -s -i "$work/disk.img" "$work/disk-efi/EFI" ::/
 mv "$work/disk.img" "$out/disk.img"
 
 # --- the installer initrd ------------------------------------------------------
@@ -312,6 +352,7 @@ dd if=/disk.img of=/dev/vda bs=1M conv=fsync 2>/dev/null || fail "writing /dev/v
 sync
 blockdev --flushbufs /dev/vda || true
 if [ -n "$efi" ]; then
+  say "DOMKIT-INSTALLER: $efireport"
   say "DOMKIT-INSTALLER: UEFI, install variable $efistate"
   # An efivarfs file is written in one write(): 4 bytes of attributes (non-volatile,
   # boot service and runtime access), then the value.
@@ -340,9 +381,19 @@ LABEL install
   APPEND $CMDLINE
 EOF
 cp "$out/vmlinuz" "$out/installer.initrd" "$iso/"
+# UEFI: an El Torito EFI image (a FAT image with the same shim + GRUB) beside isolinux.
+efi_tree "$work/iso-efi" /installer.initrd
+efi_kib=$(( $(du -sk "$work/iso-efi" | cut -f1) + 512 ))
+truncate -s "$(( (efi_kib + 1023) / 1024 ))M" "$iso/efiboot.img"
+mformat -i "$iso/efiboot.img" -v DOMKIT_EFI ::
+mcopy -s -i "$iso/efiboot.img" "$work/iso-efi/EFI" ::/
+# GRUB sees the CD, not the El Torito image it came from: its $cmdpath is on the ISO.
+mkdir -p "$iso/EFI/BOOT"
+cp "$work/iso-efi/EFI/BOOT/grub.cfg" "$iso/EFI/BOOT/"
 xorriso -as mkisofs -quiet -o "$out/install.iso" -V DOMKIT_INSTALL -J -R \
   -b isolinux/isolinux.bin -c isolinux/boot.cat \
-  -no-emul-boot -boot-load-size 4 -boot-info-table "$iso" 2>/dev/null \
+  -no-emul-boot -boot-load-size 4 -boot-info-table \
+  -eltorito-alt-boot -e efiboot.img -no-emul-boot "$iso" 2>/dev/null \
   || die "xorriso failed"
 
 printf '%s\n' "$CMDLINE" > "$out/cmdline"
@@ -351,8 +402,9 @@ domkit test guest, built by tests/lab/guest.sh from $(basename "$deb") ($kver).
 vmlinuz           the kernel
 installer.initrd  installer: writes disk.img to /dev/vda, prints "DOMKIT-INSTALLER: disk written"
                   on ttyS0, then reboot -f (on error: "DOMKIT-INSTALLER: FAILED <why>", poweroff -f)
-install.iso       isolinux CD booting vmlinuz + installer.initrd ($CMDLINE)
-disk.img          the disk the installer writes (FAT superfloppy + SYSLINUX for BIOS, systemd-boot
+install.iso       CD booting vmlinuz + installer.initrd ($CMDLINE): isolinux for BIOS,
+                  an El Torito EFI image with shim + GRUB for UEFI
+disk.img          the disk the installer writes (FAT superfloppy + SYSLINUX for BIOS, shim + GRUB
                   as EFI/BOOT/BOOTX64.EFI for UEFI); boots guest.initrd, which prints
                   "DOMKIT-GUEST: booted from disk" on ttyS0, then poweroff -f
 UEFI: the installer prints "DOMKIT-INSTALLER: UEFI, install variable absent|present" and writes
