@@ -419,6 +419,23 @@ fn fuzz_findings_stay_fixed() {
         "{install}"
     );
     assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), os);
+    // two install devices before two siblings that share a line (the first device then
+    // fills lines of its own): the blanks before them stay the siblings';
+    for doc in [
+        "<domain><os><type>hvm</type></os><devices>\n  <controller type='usb'/><video/>\n</devices></domain>\n",
+        "<domain><os><type>hvm</type></os><devices>\n  <controller type='usb'/><source usage='1'/>\n  <input type='mouse'/>\n</devices></domain>\n",
+    ] {
+        let install = rewrite(doc, &flags).unwrap();
+        assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), doc);
+    }
+    // <metadata> holding text beside its elements gets no profile (one line, exit 3);
+    refused(
+        rewrite(
+            "<domain><metadata>\n ot </metadata><os><type>hvm</type></os><devices/></domain>",
+            &flags,
+        ),
+        "<metadata> holds text",
+    );
     // a profile recording <devices> whole and devices inside it is damaged;
     let p = "xmlns:domkit='https://domkit.dev/xmlns/profile/1'";
     let both = format!(

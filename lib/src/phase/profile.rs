@@ -670,6 +670,7 @@ pub fn record(
     restores_original: bool,
 ) -> Result<String> {
     let edited = Document::parse(original.source, edited_text)?;
+    refuse_text_in_metadata(&edited)?;
     let slots = differing_slots(original, &edited);
     let patch = place_profile(&edited, &slots, recorded, restores_original);
     let out = xml::apply(edited_text, vec![patch])?;
@@ -692,6 +693,44 @@ pub fn record(
         )));
     }
     Ok(out)
+}
+
+/// libvirt's `<metadata>` holds elements only. Text beside them has no place a profile
+/// could be put next to and taken away from exactly: bad input, said in one line.
+fn refuse_text_in_metadata(doc: &Document<'_>) -> Result<()> {
+    let Some(m) = doc.child(0, "metadata") else {
+        return Ok(());
+    };
+    let e = doc.el(m);
+    let mut at = e.start_tag_end;
+    let mut text = String::new();
+    for &c in &e.children {
+        text.push_str(&doc.text[at..doc.el(c).start]);
+        at = doc.el(c).end;
+    }
+    text.push_str(&doc.text[at.min(e.content_end)..e.content_end]);
+    // Comments and processing instructions are markup, not text.
+    let mut rest = text.as_str();
+    let mut only_markup = true;
+    while let Some(i) = rest.find('<') {
+        only_markup &= rest[..i].trim().is_empty() && !rest[i..].starts_with("<![CDATA[");
+        let (open, close) = if rest[i..].starts_with("<!--") {
+            ("<!--", "-->")
+        } else {
+            ("<?", "?>")
+        };
+        let body = &rest[i + open.len()..];
+        rest = body.find(close).map_or("", |j| &body[j + close.len()..]);
+    }
+    if only_markup && rest.trim().is_empty() {
+        return Ok(());
+    }
+    Err(Error::at(
+        doc.source,
+        doc.text,
+        e.start,
+        "<metadata> holds text beside its elements; libvirt keeps elements only there, so no boot profile is recorded into it".to_string(),
+    ))
 }
 
 /// The elements a profile records for `doc`: every keyed element, except that a

@@ -84,10 +84,24 @@ pub fn removal_ranges(doc: &Document<'_>, ids: &[Id]) -> Vec<Range<usize>> {
 }
 
 fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Range<usize> {
+    let e = doc.el(id);
+    // A run whose last member is directly followed by a sibling (elements inserted before
+    // it on its line): the blanks before the run are that sibling's, even where the first
+    // members fill lines of their own; the blanks between members go with them.
+    if let Some((first, last)) = run.filter(|(first, last)| first != last) {
+        if doc
+            .next_sibling(last)
+            .is_some_and(|next| doc.el(next).start == doc.el(last).end)
+        {
+            return match doc.previous_sibling(id) {
+                Some(previous) if id != first => doc.el(previous).end..e.end,
+                _ => e.start..e.end,
+            };
+        }
+    }
     if let Some(lines) = doc.own_lines(id) {
         return lines;
     }
-    let e = doc.el(id);
     if let Some((first, last)) = run.filter(|(f, l)| f != l) {
         let run_start = doc.el(first).start;
         let run_end = doc.el(last).end;
@@ -123,12 +137,10 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
         return start..e.end;
     }
     // Directly followed by a sibling (as when something was inserted just before it):
-    // the blanks before belong to that sibling's place, and stay. For a run, what
-    // follows its last member decides for the whole run.
-    let last = run.map_or(id, |(_, last)| last);
+    // the blanks before belong to that sibling's place, and stay.
     if doc
-        .next_sibling(last)
-        .is_some_and(|next| doc.el(next).start == doc.el(last).end)
+        .next_sibling(id)
+        .is_some_and(|next| doc.el(next).start == e.end)
     {
         return e.start..e.end;
     }
