@@ -223,9 +223,10 @@ def main():
     # 2. Generation.
     img, iso = os.path.join(tmp, "vm.img"), o.iso
     kern, initrd = os.path.join(tmp, "vmlinuz"), os.path.join(tmp, "initrd.gz")
-    for f in (img, kern, initrd):
+    # The disk is sparse and as large as Debian 11's minimum (domxml-gen --os checks it).
+    for f, size in ((img, 20 << 30), (kern, 1 << 20), (initrd, 1 << 20)):
         with open(f, "wb") as fh:
-            fh.truncate(1 << 20)
+            fh.truncate(size)
     uuid = "6a1f0c2e-8d5b-4c3a-9e7f-0123456789ab"
     common_gen = [GEN, "--name", "vm1", "--uuid", uuid, "--type", "test", "--memory", "1024",
                   "--vcpus", "1", "--disk", f"{img},format=raw,bus=virtio", "--network", "none",
@@ -238,6 +239,9 @@ def main():
         ("CD-ROM install", ["--cdrom", iso], ["--cdrom", iso]),
         ("direct kernel install", ["--kernel", kern, "--initrd", initrd, "--cmdline", "console=ttyS0"],
          ["--install", f"kernel={kern},initrd={initrd},kernel_args=console=ttyS0"]),
+        # Both read the osinfo-db package's database (/usr/share/osinfo) for the OS.
+        ("CD-ROM install, --os debian11", ["--cdrom", iso, "--os", "debian11"],
+         ["--cdrom", iso, "--os-variant", "debian11"]),
     ]
     p("### 2. Generating a guest's XML: domxml-gen vs virt-install --print-xml\n")
     p(f"Same guest on both sides (test driver, 1 GiB, 1 vCPU, one raw virtio disk, no network, no graphics). "
