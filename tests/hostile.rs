@@ -436,6 +436,13 @@ fn fuzz_findings_stay_fixed() {
         ),
         "<metadata> holds text",
     );
+    refused(
+        rewrite(
+            "<domain><metadata>\n \u{a0} </metadata><os><type>hvm</type></os><devices/></domain>",
+            &flags,
+        ),
+        "<metadata> holds text",
+    );
     // a profile recording <devices> whole and devices inside it is damaged;
     let p = "xmlns:domkit='https://domkit.dev/xmlns/profile/1'";
     let both = format!(

@@ -713,7 +713,7 @@ fn refuse_text_in_metadata(doc: &Document<'_>) -> Result<()> {
     let mut rest = text.as_str();
     let mut only_markup = true;
     while let Some(i) = rest.find('<') {
-        only_markup &= rest[..i].trim().is_empty() && !rest[i..].starts_with("<![CDATA[");
+        only_markup &= xml_blank(&rest[..i]) && !rest[i..].starts_with("<![CDATA[");
         let (open, close) = if rest[i..].starts_with("<!--") {
             ("<!--", "-->")
         } else {
@@ -722,7 +722,7 @@ fn refuse_text_in_metadata(doc: &Document<'_>) -> Result<()> {
         let body = &rest[i + open.len()..];
         rest = body.find(close).map_or("", |j| &body[j + close.len()..]);
     }
-    if only_markup && rest.trim().is_empty() {
+    if only_markup && xml_blank(rest) {
         return Ok(());
     }
     Err(Error::at(
@@ -731,6 +731,12 @@ fn refuse_text_in_metadata(doc: &Document<'_>) -> Result<()> {
         e.start,
         "<metadata> holds text beside its elements; libvirt keeps elements only there, so no boot profile is recorded into it".to_string(),
     ))
+}
+
+/// Only XML's blanks (space, tab, CR, LF): U+00A0 is text.
+fn xml_blank(text: &str) -> bool {
+    text.bytes()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 /// The elements a profile records for `doc`: every keyed element, except that a
