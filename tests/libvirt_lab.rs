@@ -1196,18 +1196,32 @@ fn a_flow_killed_anywhere_installs_exactly_once_when_run_again() {
 /// booting the disk (shim, GRUB, the kernel). The install: from the CD (its El Torito EFI
 /// image) on a q35 machine, or a direct-kernel install (OVMF boots the kernel QEMU hands
 /// it) with the install CD attached as install-only media, standing in for a seed.
+/// `secure`: secure boot with Microsoft's keys enrolled (shim is signed with them), and
+/// 1 GiB: with 256 MiB, GRUB under OVMF's SMM build runs out of memory loading the kernel.
 /// Returns (final, install).
-fn uefi_configs(lab: &Lab, guest: &Path, name: &str, disk: &Path, boot: Boot) -> (String, String) {
+fn uefi_configs(
+    lab: &Lab,
+    guest: &Path,
+    name: &str,
+    disk: &Path,
+    boot: Boot,
+    secure: bool,
+) -> (String, String) {
     let g = guest.display();
+    let (firmware, memory) = if secure {
+        (["--secure-boot", "--tpm"], "1GiB")
+    } else {
+        (["--firmware", "uefi"], "256MiB")
+    };
     let mut args = vec![
         "-c".to_string(),
         lab.uri.clone(),
         "--name".into(),
         name.into(),
-        "--firmware".into(),
-        "uefi".into(),
+        firmware[0].into(),
+        firmware[1].into(),
         "--memory".into(),
-        "256MiB".into(),
+        memory.into(),
         "--disk".into(),
         format!("{},format=raw", disk.display()),
         "--serial".into(),
@@ -1263,18 +1277,20 @@ fn boot_paused(lab: &Lab, name: &str, extra: &[&str]) -> String {
 /// boot). `-c` chose the domain type and CPU from the lab's capabilities and added swtpm's
 /// TPM by default, which the guest sees; a direct-kernel install has install-only media,
 /// so its install phase leaves the TPM out (the guest sees none), and `dom-create
-/// --reset-nvram` then starts it with fresh variables.
-fn uefi_flow(boot: Boot) {
+/// --reset-nvram` then starts it with fresh variables. `secure`: the guest finds secure
+/// boot enforcing in both phases.
+fn uefi_flow(boot: Boot, secure: bool) {
     let lab = Lab::start();
     let guest = guest();
-    let name = if boot == Boot::Cdrom {
-        "uefi-cd"
-    } else {
-        "uefi-kernel"
+    let name = match (boot, secure) {
+        (Boot::Cdrom, false) => "uefi-cd",
+        (Boot::Cdrom, true) => "uefi-secure",
+        (Boot::Kernel, _) => "uefi-kernel",
     };
     let disk = lab.disk(name);
     let c = ["-c", lab.uri.as_str()];
-    let (fin, install) = uefi_configs(&lab, &guest, name, &disk, boot);
+    let (fin, install) = uefi_configs(&lab, &guest, name, &disk, boot, secure);
+    let sb = if secure { "on" } else { "off" };
     assert!(
         fin.starts_with(&format!("<domain type='{}'>", lab.domtype)),
         "{fin}"
@@ -1308,7 +1324,7 @@ fn uefi_flow(boot: Boot) {
     let tpm = if install_tpm { "present" } else { "absent" };
     assert!(
         serial.contains(&format!(
-            "DOMKIT-INSTALLER: UEFI, secure boot off, TPM {tpm}\r\n\
+            "DOMKIT-INSTALLER: UEFI, secure boot {sb}, TPM {tpm}\r\n\
              DOMKIT-INSTALLER: UEFI, install variable absent"
         )) && serial.contains("DOMKIT-INSTALLER: disk written"),
         "install serial: {serial}"
@@ -1324,11 +1340,11 @@ fn uefi_flow(boot: Boot) {
     let serial = lab.serial(name);
     let after_install = &serial[serial.find("DOMKIT-INSTALLER: disk written").unwrap()..];
     assert!(
-        after_install.contains(
-            "DOMKIT-GUEST: UEFI, secure boot off, TPM present\r\n\
+        after_install.contains(&format!(
+            "DOMKIT-GUEST: UEFI, secure boot {sb}, TPM present\r\n\
              DOMKIT-GUEST: UEFI, install variable present\r\n\
              DOMKIT-GUEST: booted from disk"
-        ),
+        )),
         "final serial: {after_install}"
     );
     if boot == Boot::Cdrom {
@@ -1350,12 +1366,19 @@ fn uefi_flow(boot: Boot) {
 
 #[test]
 fn a_uefi_cdrom_install_keeps_its_nvram_and_boots_from_disk() {
-    uefi_flow(Boot::Cdrom);
+    uefi_flow(Boot::Cdrom, false);
+}
+
+/// Secure boot, enforcing: OVMF with Microsoft's keys runs shim, GRUB and the kernel
+/// (all signed), for the installer and for the installed guest.
+#[test]
+fn a_secure_boot_cdrom_install_boots_signed_from_disk() {
+    uefi_flow(Boot::Cdrom, true);
 }
 
 #[test]
 fn a_uefi_direct_kernel_install_with_a_seed_then_reset_nvram() {
-    uefi_flow(Boot::Kernel);
+    uefi_flow(Boot::Kernel, false);
 }
 
 /// `domxml-gen -c`: UEFI is refused, in one line, on a host where libvirt finds no UEFI
