@@ -453,7 +453,7 @@ impl Supervisor<'_, '_> {
                 }
                 Err(e) => return Err(e),
             }
-            self.attach(index)?;
+            self.attach_if_running(index)?;
         }
         Ok(())
     }
@@ -474,15 +474,6 @@ impl Supervisor<'_, '_> {
             Err(_) => return Ok(()),
         };
         watch.installing = install::read(&dom).ok().flatten() == Some(install::State::Installing);
-        if let Some(path) = &args.console_log {
-            let path = per_domain(path, &watch.name);
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io(&path.display().to_string(), e))?;
-            watch.log = Some(file);
-        }
         if wants_console {
             console::follow(&conn.connect, &dom, index, self.tx.clone()).map_err(|e| {
                 Error::Libvirt(format!(
@@ -493,6 +484,16 @@ impl Supervisor<'_, '_> {
                 ))
             })?;
             watch.consoles += 1;
+        }
+        // After the console: the file appears once the guest's output is followed.
+        if let Some(path) = &args.console_log {
+            let path = per_domain(path, &watch.name);
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path.display().to_string(), e))?;
+            watch.log = Some(file);
         }
         if args.screenshot.is_some() {
             watch.shot = console::screenshot_png(&conn.connect, &dom).ok();
@@ -510,9 +511,14 @@ impl Supervisor<'_, '_> {
         }
         // A line cut off by the lost connection ends there: nothing joins it to the next.
         watch.line.clear();
+        self.attach_if_running(index)
+    }
+
+    /// `attach`, where a failure counts only while the domain still runs on a live
+    /// connection: a guest that stopped meanwhile, or a daemon that went away (restarted),
+    /// is reported by its event, the next look or the reconnection, as for any stop.
+    fn attach_if_running(&mut self, index: usize) -> Result<()> {
         match self.attach(index) {
-            // It stopped meanwhile, or the connection went again: its event or the next
-            // look reports that, as for any stop.
             Err(_) if !self.still_running(index) => Ok(()),
             other => other,
         }
