@@ -443,6 +443,14 @@ fn fuzz_findings_stay_fixed() {
         ),
         "<metadata> holds text",
     );
+    // and so does text directly in <domain> (U+2028 is not a blank);
+    refused(
+        rewrite(
+            "<domain><name>a</name>\u{2028}<bootloader>x</bootloader><os><type>hvm</type></os><devices/></domain>",
+            &["--to", "install", "--kernel", "/k"],
+        ),
+        "<domain> holds text",
+    );
     // a profile recording <devices> whole and devices inside it is damaged;
     let p = "xmlns:domkit='https://domkit.dev/xmlns/profile/1'";
     let both = format!(

@@ -670,7 +670,8 @@ pub fn record(
     restores_original: bool,
 ) -> Result<String> {
     let edited = Document::parse(original.source, edited_text)?;
-    refuse_text_in_metadata(&edited)?;
+    refuse_mixed_content(original)?;
+    refuse_mixed_content(&edited)?;
     let slots = differing_slots(original, &edited);
     let patch = place_profile(&edited, &slots, recorded, restores_original);
     let out = xml::apply(edited_text, vec![patch])?;
@@ -695,12 +696,23 @@ pub fn record(
     Ok(out)
 }
 
-/// libvirt's `<metadata>` holds elements only. Text beside them has no place a profile
-/// could be put next to and taken away from exactly: bad input, said in one line.
-fn refuse_text_in_metadata(doc: &Document<'_>) -> Result<()> {
-    let Some(m) = doc.child(0, "metadata") else {
-        return Ok(());
-    };
+/// libvirt's `<domain>`, `<os>`, `<devices>` and `<metadata>` hold elements only. Text
+/// beside those elements has no place that a recorded element could be put next to and
+/// taken away from exactly: bad input, said in one line.
+fn refuse_mixed_content(doc: &Document<'_>) -> Result<()> {
+    let parents = [
+        Some(0),
+        domain::os(doc),
+        domain::devices(doc),
+        doc.child(0, "metadata"),
+    ];
+    for m in parents.into_iter().flatten() {
+        refuse_text_in(doc, m)?;
+    }
+    Ok(())
+}
+
+fn refuse_text_in(doc: &Document<'_>, m: Id) -> Result<()> {
     let e = doc.el(m);
     let mut at = e.start_tag_end;
     let mut text = String::new();
@@ -729,7 +741,10 @@ fn refuse_text_in_metadata(doc: &Document<'_>) -> Result<()> {
         doc.source,
         doc.text,
         e.start,
-        "<metadata> holds text beside its elements; libvirt keeps elements only there, so no boot profile is recorded into it".to_string(),
+        format!(
+            "<{}> holds text beside its elements; libvirt keeps elements only there, so no boot profile is recorded for it",
+            e.name
+        ),
     ))
 }
 
