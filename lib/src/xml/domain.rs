@@ -93,45 +93,18 @@ pub const DISK_ORDER: &[&str] = &[
     "alias",
 ];
 
-/// The children of `<domain>` and `<os>` that libvirt takes once: a second one is never
-/// read by libvirt, so a rewrite could not say which one it edited.
-const SINGLE_IN_DOMAIN: &[&str] = &[
-    "name",
-    "uuid",
-    "genid",
-    "title",
-    "description",
-    "metadata",
-    "maxMemory",
-    "memory",
-    "currentMemory",
-    "blkiotune",
-    "memtune",
-    "memoryBacking",
-    "vcpu",
-    "vcpus",
-    "iothreads",
-    "iothreadids",
-    "cputune",
-    "numatune",
-    "resource",
-    "bootloader",
-    "bootloader_args",
-    "os",
-    "idmap",
-    "features",
-    "cpu",
-    "clock",
-    "on_poweroff",
-    "on_reboot",
-    "on_crash",
-    "on_lockfailure",
-    "pm",
-    "perf",
-    "devices",
-    "keywrap",
-    "launchSecurity",
-];
+/// The children of `<domain>` that libvirt takes once are those of [`DOMAIN_ORDER`] but
+/// these: a second one of the others is never read by libvirt, so a rewrite could not say
+/// which one it edited.
+const REPEATABLE_IN_DOMAIN: &[&str] = &["sysinfo", "seclabel"];
+
+fn single_in_domain(name: &str) -> bool {
+    DOMAIN_ORDER.contains(&name) && !REPEATABLE_IN_DOMAIN.contains(&name)
+}
+
+fn single_in_os(name: &str) -> bool {
+    SINGLE_IN_OS.contains(&name)
+}
 const SINGLE_IN_OS: &[&str] = &[
     "type",
     "firmware",
@@ -170,8 +143,8 @@ pub fn check_domain(doc: &Document<'_>) -> Result<()> {
         ));
     }
     let parents = [
-        (Some(0), SINGLE_IN_DOMAIN, "domain"),
-        (os(doc), SINGLE_IN_OS, "os"),
+        (Some(0), single_in_domain as fn(&str) -> bool, "domain"),
+        (os(doc), single_in_os, "os"),
     ];
     for (parent, single, parent_name) in parents {
         let Some(parent) = parent else {
@@ -180,7 +153,7 @@ pub fn check_domain(doc: &Document<'_>) -> Result<()> {
         let mut seen = std::collections::HashSet::new();
         for &c in &doc.el(parent).children {
             let name = doc.el(c).name;
-            if single.contains(&name) && !seen.insert(name) {
+            if single(name) && !seen.insert(name) {
                 return Err(Error::at(
                     doc.source,
                     doc.text,
