@@ -321,10 +321,15 @@ fn parent_of_key(doc: &Document<'_>, key: &str) -> Option<Id> {
 /// Removal ranges for `ids` (slot index, element), each with where it goes back: after the
 /// nearest preceding sibling that stays, and the gap after it, not counting the other
 /// removals in between. Linear: the removals of each parent are walked once, in order.
+///
+/// `domkits` is the `<metadata>` domkit created for its profile, with the bytes dropping it
+/// takes: it was not in the document the places are for, so it is neither an anchor nor
+/// counted in a gap.
 fn removals(
     doc: &Document<'_>,
     keys: &domain::Keys,
     ids: &[(usize, Id)],
+    domkits: Option<&Created>,
 ) -> Vec<(usize, Range<usize>, Place)> {
     let elements: Vec<Id> = ids.iter().map(|&(_, id)| id).collect();
     let ranges = edit::removal_ranges(doc, &elements);
@@ -347,7 +352,9 @@ fn removals(
             (Some(p), Some((_, anchor))) if Some(p) == last => anchor,
             _ => {
                 let mut anchor = previous;
-                while let Some(a) = anchor.filter(|a| removed.contains(a)) {
+                let passed_over =
+                    |a: &Id| removed.contains(a) || domkits.is_some_and(|c| c.id == *a);
+                while let Some(a) = anchor.filter(passed_over) {
                     anchor = doc.previous_sibling(a);
                 }
                 anchor
@@ -359,10 +366,14 @@ fn removals(
             skipped = 0;
         }
         let anchor_end = anchor.map_or(doc.el(parent).start_tag_end, |a| doc.el(a).end);
+        let created = domkits
+            .filter(|c| anchor_end <= c.range.start && c.range.end <= range.start)
+            .map_or(0, |c| c.range.len());
         let gap = range
             .start
             .saturating_sub(anchor_end)
-            .saturating_sub(skipped);
+            .saturating_sub(skipped)
+            .saturating_sub(created);
         skipped += range.len();
         let after = anchor.and_then(|a| keys.key(a)).map(str::to_string);
         out.push((slot, range, Place { after, gap }));
@@ -376,11 +387,15 @@ fn removals(
 ///
 /// # Errors
 /// The anchor sibling is gone, or the parent is missing.
+///
+/// The gap does not count `domkits` (the `<metadata>` domkit created, see [`removals`]):
+/// when it starts within the gap, the gap goes on after it.
 fn insertion_point(
     doc: &Document<'_>,
     keys: &domain::Keys,
     key: &str,
     place: &Place,
+    domkits: Option<&Created>,
 ) -> Result<usize> {
     let parent = parent_of_key(doc, key).ok_or_else(|| {
         Error::Edit(format!(
@@ -398,16 +413,52 @@ fn insertion_point(
         }
     };
     let limit = doc.el(parent).content_end;
+    let holds_no_element = |range: Range<usize>| {
+        let between = &doc.text[range];
+        !between
+            .match_indices('<')
+            .any(|(i, _)| !between[i + 1..].starts_with(['!', '?']))
+    };
+    let skipped = domkits.map(|c| c.range.clone()).filter(|created| {
+        anchor_end <= created.start
+            && created.start - anchor_end <= place.gap
+            && holds_no_element(anchor_end..created.start)
+    });
     let fits = anchor_end
         .checked_add(place.gap)
+        .and_then(|at| at.checked_add(skipped.as_ref().map_or(0, Range::len)))
         .filter(|&at| at <= limit && doc.text.is_char_boundary(at))
-        .filter(|&at| {
-            let between = &doc.text[anchor_end..at];
-            !between
-                .match_indices('<')
-                .any(|(i, _)| !between[i + 1..].starts_with(['!', '?']))
+        .filter(|&at| match &skipped {
+            Some(created) => {
+                holds_no_element(anchor_end..created.start) && holds_no_element(created.end..at)
+            }
+            None => holds_no_element(anchor_end..at),
         });
     Ok(fits.unwrap_or_else(|| doc.after_line(anchor_end)))
+}
+
+/// The `<metadata>` domkit created to hold its profile, while the profile is all it holds:
+/// the element and the bytes dropping the profile takes away with it.
+struct Created {
+    id: Id,
+    range: Range<usize>,
+}
+
+fn created_metadata(doc: &Document<'_>, located: &Located) -> Option<Created> {
+    (located.profile.metadata == MetadataOrigin::Created && holds_only_profile(doc, located)).then(
+        || Created {
+            id: located.metadata,
+            range: edit::removal_range(doc, located.metadata),
+        },
+    )
+}
+
+/// True when the profile is the only thing in its `<metadata>`, blanks aside.
+fn holds_only_profile(doc: &Document<'_>, located: &Located) -> bool {
+    let m = doc.el(located.metadata);
+    let p = doc.el(located.element);
+    let blank = |range: Range<usize>| doc.text[range].bytes().all(|b| b.is_ascii_whitespace());
+    m.children.len() == 1 && blank(m.start_tag_end..p.start) && blank(p.end..m.content_end)
 }
 
 /// Swaps the active phase with the recorded one: returns the document in the other phase,
@@ -423,6 +474,7 @@ fn insertion_point(
 pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result<String> {
     let profile = &located.profile;
     let keys = domain::Keys::new(doc);
+    let domkits = created_metadata(doc, located);
     let mut patches = Vec::new();
     let mut new_slots: Vec<Option<Slot>> = vec![None; profile.slots.len()];
     let mut to_remove: Vec<(usize, Id)> = Vec::new();
@@ -435,11 +487,14 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
             (Some(id), Some(rec)) => replace_slot(doc, &slot.key, id, rec),
             (Some(id), None) => {
                 to_remove.push((i, id));
-                moved.push((i, doc.el(id).start));
+                // Where its removal starts, set below: an element removed with the blanks
+                // before it sits where an element inserted after those blanks' anchor goes.
+                moved.push((i, usize::MAX));
                 continue;
             }
             (None, Some(rec)) => {
-                let (patch, swapped) = insert_slot(doc, located, &keys, &slot.key, rec)?;
+                let (patch, swapped) =
+                    insert_slot(doc, located, &keys, &slot.key, rec, domkits.as_ref())?;
                 moved.push((i, patch.range.start));
                 (patch, swapped)
             }
@@ -448,7 +503,9 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
         patches.push(patch);
         new_slots[i] = Some(swapped);
     }
-    for (i, range, place) in removals(doc, &keys, &to_remove) {
+    let mut removal_starts = HashMap::with_capacity(to_remove.len());
+    for (i, range, place) in removals(doc, &keys, &to_remove, domkits.as_ref()) {
+        removal_starts.insert(i, range.start);
         let text = doc.text[range.clone()].to_string();
         patches.push(Patch::remove(range));
         new_slots[i] = Some(Slot {
@@ -458,6 +515,11 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
                 place: Some(place),
             }),
         });
+    }
+    for (i, at) in &mut moved {
+        if let Some(&start) = removal_starts.get(i) {
+            *at = start;
+        }
     }
     // Stable: slots inserted at the same place keep the order they went in by.
     let mut in_order = moved.clone();
@@ -515,6 +577,7 @@ fn insert_slot(
     keys: &domain::Keys,
     key: &str,
     rec: &Recorded,
+    domkits: Option<&Created>,
 ) -> Result<(Patch, Slot)> {
     let Some(place) = &rec.place else {
         return Err(bad(
@@ -525,7 +588,7 @@ fn insert_slot(
             ),
         ));
     };
-    let at = insertion_point(doc, keys, key, place)?;
+    let at = insertion_point(doc, keys, key, place, domkits)?;
     let slot = Slot {
         key: key.to_string(),
         recorded: None,
@@ -639,10 +702,7 @@ fn rewrite_profile(doc: &Document<'_>, id: Id, profile: &Profile) -> Vec<Patch> 
 /// into `<metadata>` since (libosinfo, nova, boxes) stays.
 fn drop_patch(doc: &Document<'_>, located: &Located) -> Patch {
     let m = doc.el(located.metadata);
-    let p = doc.el(located.element);
-    let blank = |range: Range<usize>| doc.text[range].bytes().all(|b| b.is_ascii_whitespace());
-    let alone =
-        m.children.len() == 1 && blank(m.start_tag_end..p.start) && blank(p.end..m.content_end);
+    let alone = holds_only_profile(doc, located);
     match located.profile.metadata {
         MetadataOrigin::Created if alone => edit::remove(doc, located.metadata),
         MetadataOrigin::Expanded if alone => {
@@ -809,7 +869,7 @@ fn differing_slots(original: &Document<'_>, edited: &Document<'_>) -> Vec<Slot> 
     }
     if !gone.is_empty() {
         let index = domain::Keys::new(original);
-        for (i, range, place) in removals(original, &index, &gone) {
+        for (i, range, place) in removals(original, &index, &gone, None) {
             slots[i].recorded = Some(Recorded {
                 text: original.text[range].to_string(),
                 place: Some(place),

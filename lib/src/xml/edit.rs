@@ -112,9 +112,10 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
         let after = doc.after_line(run_end);
         let alone_after = after > run_end || run_end == doc.text.len();
         if alone_before && alone_after {
-            let start = match doc.previous_sibling(id) {
-                Some(p) if id != first => doc.el(p).end,
-                _ => line,
+            let start = if id == first {
+                line
+            } else {
+                member_before_ends(doc, id)
             };
             let end = if id != last || run_end == doc.text.len() {
                 e.end
@@ -128,13 +129,7 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
     // takes the blanks back to the member before it, so none stay between the removals.
     // (A member alone on its lines took them, newline included: start after that.)
     if run.is_some_and(|(first, last)| first != last && id != first) {
-        let previous = doc
-            .previous_sibling(id)
-            .expect("a run member after the first");
-        let start = doc
-            .own_lines(previous)
-            .map_or(doc.el(previous).end, |lines| lines.end);
-        return start..e.end;
+        return member_before_ends(doc, id)..e.end;
     }
     // Directly followed by a sibling (as when something was inserted just before it):
     // the blanks before belong to that sibling's place, and stay.
@@ -148,6 +143,17 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
         .trim_end_matches([' ', '\t', '\r', '\n'])
         .len();
     before.max(preceding_end(doc, id))..e.end
+}
+
+/// Where the removal of the run member before `id` ends: after its lines, newline
+/// included, when it stands alone on them (so that the ranges of a run meet without
+/// overlapping, whatever the blanks between them hold), else at its end.
+fn member_before_ends(doc: &Document<'_>, id: Id) -> usize {
+    let previous = doc
+        .previous_sibling(id)
+        .expect("a run member after the first");
+    doc.own_lines(previous)
+        .map_or(doc.el(previous).end, |lines| lines.end)
 }
 
 /// Where whatever precedes element `id` inside its parent ends: the previous sibling's end,
@@ -344,14 +350,15 @@ pub fn set_os_text(doc: &Document<'_>, name: &str, value: Option<&str>) -> Resul
 }
 
 /// Sets several text children of `<os>` at once (`kernel`, `initrd`, `cmdline`, given in
-/// `<os>`'s order). A self-closing `<os/>` is opened once for all of them: one patch per
-/// child would each rewrite the same `<os/>`.
+/// `<os>`'s order). Into an `<os>` with no children (`<os/>`, `<os></os>`) they go as one
+/// block: one patch per child would each rewrite the same `<os/>`, or each open a line of
+/// its own at the same place, leaving blank lines between them.
 ///
 /// # Errors
 /// No `<os>` to edit.
 pub fn set_os_texts(doc: &Document<'_>, items: &[(&str, &str)]) -> Result<Vec<Patch>> {
     let os = require_os(doc)?;
-    if !doc.el(os).self_closing {
+    if !doc.el(os).children.is_empty() {
         let mut patches = Vec::new();
         for &(name, value) in items {
             patches.extend(set_os_text(doc, name, Some(value))?);
