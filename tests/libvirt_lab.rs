@@ -981,25 +981,13 @@ fn the_flow_survives_a_libvirtd_restart_at_every_step() {
     pause(true);
     restart_daemon(&lab, Some(name));
 
-    // The wait, as the flow runs it, reading dom-create's record. Its console log appears
-    // once it has subscribed and looked at the domain: only then is the restart "during
-    // the wait" rather than before it.
-    let log = lab.dir.join("restarts.console");
-    let mut waiter = spawn_tool(
-        "dom-wait-shutdown",
-        &[
-            "--timeout",
-            BOOT_DEADLINE,
-            "--idle-timeout",
-            "120",
-            "--expect",
-            "DOMKIT-INSTALLER: disk written",
-            "--console-log",
-            log.to_str().unwrap(),
-        ],
+    // The wait, as the flow runs it, reading dom-create's record.
+    let (mut waiter, log) = attached_waiter(
+        &lab,
+        "restarts",
+        &["--expect", "DOMKIT-INSTALLER: disk written"],
         &created.stdout,
     );
-    await_attached(&mut waiter, &log);
     restart_daemon(&lab, Some(name));
     assert!(
         waiter.try_wait().unwrap().is_none(),
@@ -1062,6 +1050,25 @@ fn stop_daemon_only(lab: &Lab) {
     }
 }
 
+/// Starts the wait as the flow runs it (deadlines, a console log) on dom-create's `record`,
+/// with `extra` options, and returns it with its console log once it watches the domain:
+/// only then is anything done to the daemon "during the wait" rather than before it.
+fn attached_waiter(lab: &Lab, name: &str, extra: &[&str], record: &str) -> (Child, PathBuf) {
+    let log = lab.dir.join(format!("{name}.console"));
+    let mut args = vec![
+        "--timeout",
+        BOOT_DEADLINE,
+        "--idle-timeout",
+        "120",
+        "--console-log",
+        log.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let mut waiter = spawn_tool("dom-wait-shutdown", &args, record);
+    await_attached(&mut waiter, &log);
+    (waiter, log)
+}
+
 /// Returns once `waiter` has created its --console-log file, i.e. has subscribed and looked
 /// at its domain.
 fn await_attached(waiter: &mut Child, log: &Path) {
@@ -1091,20 +1098,7 @@ fn an_install_that_ends_while_libvirtd_is_down_is_installed() {
     let resume = [&c[..], &["--resume"]].concat();
     tool("dom-define", &c, &fin).ok();
     let created = tool("dom-create", &resume, &install).ok();
-    let log = lab.dir.join("downtime.console");
-    let mut waiter = spawn_tool(
-        "dom-wait-shutdown",
-        &[
-            "--timeout",
-            BOOT_DEADLINE,
-            "--idle-timeout",
-            "120",
-            "--console-log",
-            log.to_str().unwrap(),
-        ],
-        &created.stdout,
-    );
-    await_attached(&mut waiter, &log);
+    let (waiter, _) = attached_waiter(&lab, "downtime", &[], &created.stdout);
     stop_daemon_only(&lab);
     // The installer's last line; its reset follows at once and QEMU holds the stopped
     // guest until a daemon comes (were the daemon back first, it would see the stop
