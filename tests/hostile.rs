@@ -508,4 +508,11 @@ fn fuzz_findings_stay_fixed() {
         "{twice}"
     );
     assert_eq!(rewrite(&twice, &["--swap"]).unwrap(), once);
+    // make fuzz seed 15 on eb45a33: install devices put after a disk that shares its line,
+    // before a CRLF: the line break before each added device goes with it, the CR stays.
+    let crlf = "<domain><metadata><m/></metadata>\n<os></os><devices><disk e=''></disk><disk e='k'>  </disk>\r\n </devices>\n</domain>\n";
+    let install = rewrite(crlf, &flags).unwrap();
+    assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), crlf);
+    let swapped = rewrite(&install, &["--swap"]).unwrap();
+    assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
 }

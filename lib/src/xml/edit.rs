@@ -99,16 +99,29 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
             };
         }
     }
+    let run = run.filter(|(first, last)| first != last);
+    // A run that starts on a line with what stays before it (siblings inserted after an
+    // element that shares its line): every member after the first takes the blanks back to
+    // the member before it, line breaks included, and leaves the end of its own line,
+    // which was there before the run was (it may be a CRLF where the run's are LFs).
+    let run_start_line = run.map(|(first, _)| {
+        let start = doc.el(first).start;
+        (xml::line_start(doc.text, start), start)
+    });
+    let alone_before = run_start_line.is_none_or(|(line, start)| {
+        doc.text[line..start].bytes().all(|b| b == b' ' || b == b'\t')
+    });
+    if !alone_before && run.is_some_and(|(first, _)| id != first) {
+        let previous = doc
+            .previous_sibling(id)
+            .expect("a run member after the first");
+        return doc.el(previous).end..e.end;
+    }
     if let Some(lines) = doc.own_lines(id) {
         return lines;
     }
-    if let Some((first, last)) = run.filter(|(f, l)| f != l) {
-        let run_start = doc.el(first).start;
+    if let (Some((first, last)), Some((line, _))) = (run, run_start_line) {
         let run_end = doc.el(last).end;
-        let line = xml::line_start(doc.text, run_start);
-        let alone_before = doc.text[line..run_start]
-            .bytes()
-            .all(|b| b == b' ' || b == b'\t');
         let after = doc.after_line(run_end);
         let alone_after = after > run_end || run_end == doc.text.len();
         if alone_before && alone_after {
@@ -128,7 +141,7 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
     // Inside a run that shares its lines with what stays: every member after the first
     // takes the blanks back to the member before it, so none stay between the removals.
     // (A member alone on its lines took them, newline included: start after that.)
-    if run.is_some_and(|(first, last)| first != last && id != first) {
+    if run.is_some_and(|(first, _)| id != first) {
         return member_before_ends(doc, id)..e.end;
     }
     // Directly followed by a sibling (as when something was inserted just before it):
