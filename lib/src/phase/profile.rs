@@ -721,8 +721,13 @@ fn drop_patch(doc: &Document<'_>, located: &Located) -> Patch {
 /// made from `original`) changes, and returns `edited` with that profile in its metadata.
 /// The result swaps back to `original` exactly; this is checked, not assumed.
 ///
+/// Devices are recorded one by one, so that what libvirt adds to the others (addresses,
+/// aliases) stays theirs. Where that would not give `original` back exactly (blanks around
+/// the added devices that no place rule foresaw), `<devices>` is recorded whole instead:
+/// a larger profile, but an exact one, where a refusal would help nobody.
+///
 /// # Errors
-/// `edited` is not well-formed, or the check fails.
+/// `edited` is not well-formed, or neither way restores `original` exactly.
 pub fn record(
     original: &Document<'_>,
     edited_text: &str,
@@ -732,28 +737,36 @@ pub fn record(
     let edited = Document::parse(original.source, edited_text)?;
     refuse_mixed_content(original)?;
     refuse_mixed_content(&edited)?;
-    let slots = differing_slots(original, &edited);
-    let patch = place_profile(&edited, &slots, recorded, restores_original);
-    let out = xml::apply(edited_text, vec![patch])?;
-    // Huge domains: free the edited phase's tree before parsing the result.
-    drop(edited);
+    let whole_devices = records_devices_whole(original, &edited);
+    let tries: &[bool] = match (whole_devices, domain::devices(original)) {
+        (false, Some(_)) => &[false, true],
+        _ => &[whole_devices],
+    };
+    for &whole in tries {
+        let slots = differing_slots(original, &edited, whole);
+        let patch = place_profile(&edited, &slots, recorded, restores_original);
+        let out = xml::apply(edited_text, vec![patch])?;
+        if restores_exactly(original, &out)? {
+            return Ok(out);
+        }
+    }
+    Err(Error::Edit(format!(
+        "{}: cannot record a boot profile that restores this document exactly; please report this document",
+        original.source
+    )))
+}
 
-    // The promise is exact reversal: check it rather than trust it.
-    let doc = Document::parse(original.source, &out)?;
+/// The promise is exact reversal: checks that `out`'s profile gives `original` back.
+fn restores_exactly(original: &Document<'_>, out: &str) -> Result<bool> {
+    let doc = Document::parse(original.source, out)?;
     let located = find(&doc)?.ok_or_else(|| {
         Error::Edit(format!(
             "{}: internal error: the recorded profile is not found again",
             original.source
         ))
     })?;
-    let back = swap(&doc, &located, true)?;
-    if back != original.text {
-        return Err(Error::Edit(format!(
-            "{}: cannot record a boot profile that restores this document exactly; please report this document",
-            original.source
-        )));
-    }
-    Ok(out)
+    // A swap that fails here is a recording that does not fit: not the user's error.
+    Ok(swap(&doc, &located, true).is_ok_and(|back| back == original.text))
 }
 
 /// libvirt's `<domain>`, `<os>`, `<devices>` and `<metadata>` hold elements only. Text
@@ -842,8 +855,12 @@ fn records_devices_whole(original: &Document<'_>, edited: &Document<'_>) -> bool
 /// One slot per element that differs between `original` and `edited`, holding the
 /// original's version: replaced elements verbatim, removed ones with their lines and
 /// where they go back, and added ones as absent.
-fn differing_slots(original: &Document<'_>, edited: &Document<'_>) -> Vec<Slot> {
-    let whole_devices = records_devices_whole(original, edited);
+/// With `whole_devices`, `<devices>` is one slot rather than one per device.
+fn differing_slots(
+    original: &Document<'_>,
+    edited: &Document<'_>,
+    whole_devices: bool,
+) -> Vec<Slot> {
     let before = slot_elements(original, whole_devices);
     let after: HashMap<String, Id> = slot_elements(edited, whole_devices).into_iter().collect();
     let mut slots: Vec<Slot> = Vec::new();
@@ -993,6 +1010,23 @@ mod tests {
         assert_eq!(swap_text(&install, true), FINAL);
         let final_with_profile = swap_text(&install, false);
         assert!(final_with_profile.contains("recorded='install'"));
+        assert_eq!(swap_text(&final_with_profile, false), install);
+    }
+
+    /// The way `record` falls back to where device-by-device slots would not restore the
+    /// document exactly: `<devices>` whole, which restores it, and swaps both ways.
+    #[test]
+    fn devices_recorded_whole_restore_exactly() {
+        let original = Document::parse("t", FINAL).unwrap();
+        let edited_text = install_of(FINAL);
+        let edited = Document::parse("t", &edited_text).unwrap();
+        let slots = differing_slots(&original, &edited, true);
+        assert!(slots.iter().any(|s| s.key == "devices"));
+        assert!(!slots.iter().any(|s| s.key.starts_with("devices/")));
+        let patch = place_profile(&edited, &slots, Phase::Final, true);
+        let install = xml::apply(&edited_text, vec![patch]).unwrap();
+        assert!(restores_exactly(&original, &install).unwrap());
+        let final_with_profile = swap_text(&install, false);
         assert_eq!(swap_text(&final_with_profile, false), install);
     }
 

@@ -109,7 +109,9 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
         (xml::line_start(doc.text, start), start)
     });
     let alone_before = run_start_line.is_none_or(|(line, start)| {
-        doc.text[line..start].bytes().all(|b| b == b' ' || b == b'\t')
+        doc.text[line..start]
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t')
     });
     if !alone_before && run.is_some_and(|(first, _)| id != first) {
         let previous = doc
