@@ -1338,9 +1338,9 @@ fn boot_paused(lab: &Lab, name: &str, extra: &[&str]) -> String {
 /// the NVRAM kept across the phases (the installer's EFI variable is there at the final
 /// boot). `-c` chose the domain type and CPU from the lab's capabilities and added swtpm's
 /// TPM by default, which the guest sees; a direct-kernel install has install-only media,
-/// so its install phase leaves the TPM out (the guest sees none), and `dom-create
+/// so its install phase leaves that TPM out (the guest sees none), and `dom-create
 /// --reset-nvram` then starts it with fresh variables. `secure`: the guest finds secure
-/// boot enforcing in both phases.
+/// boot enforcing in both phases, and has the TPM asked for with `--tpm` in both.
 fn uefi_flow(boot: Boot, secure: bool) {
     let lab = Lab::start();
     let guest = guest();
@@ -1368,7 +1368,7 @@ fn uefi_flow(boot: Boot, secure: bool) {
         active(&fin).contains("<backend type='emulator' version='2.0'/>"),
         "{fin}"
     );
-    let install_tpm = boot == Boot::Cdrom;
+    let install_tpm = boot == Boot::Cdrom || secure;
     assert_eq!(active(&install).contains("<tpm"), install_tpm, "{install}");
 
     assert_eq!(
@@ -1441,6 +1441,15 @@ fn a_secure_boot_cdrom_install_boots_signed_from_disk() {
 #[test]
 fn a_uefi_direct_kernel_install_with_a_seed_then_reset_nvram() {
     uefi_flow(Boot::Kernel, false);
+}
+
+/// Secure boot, enforcing, with a direct-kernel install: OVMF starts the kernel QEMU hands
+/// it, although Debian signs its kernel for shim and not with a key in db (edk2's x86
+/// loader for QEMU's kernel falls back to the Linux boot protocol where the signature check
+/// fails, edk2 bug 2785). The installer finds secure boot on; the final boot is shim's.
+#[test]
+fn a_secure_boot_direct_kernel_install() {
+    uefi_flow(Boot::Kernel, true);
 }
 
 /// `domxml-gen -c`: UEFI is refused, in one line, on a host where libvirt finds no UEFI
