@@ -515,4 +515,25 @@ fn fuzz_findings_stay_fixed() {
     assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), crlf);
     let swapped = rewrite(&install, &["--swap"]).unwrap();
     assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
+    // make fuzz seed 19 on 362b9ff: a <metadata> holding only a processing instruction or
+    // a comment takes the profile right after its start tag, from where dropping it again
+    // gives the metadata back exactly ("cannot record a boot profile");
+    for doc in [
+        "<domain><metadata>\n <?pi?> </metadata><os/><devices><disk/></devices></domain>",
+        "<domain><metadata><!--c--></metadata><os/><devices><disk/></devices></domain>",
+        "<domain><metadata>\r\n <?pi?>\r\n</metadata><os/><devices><disk/></devices></domain>",
+    ] {
+        let install = rewrite(doc, &["--to", "install", "--cdrom", "/x.iso"]).unwrap();
+        assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), doc);
+        let swapped = rewrite(&install, &["--swap"]).unwrap();
+        assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
+    }
+    // and a profile re-rendered with the layout of its own lines, not of the line it starts
+    // on, which a slot going in before it on that line changes.
+    let moved_line = format!(
+        "<domain t='q'\n  xmlns:s=\"s\"><name>6</name><os></os> <devices><disk/></devices><metadata><s:b/><domkit:profile {p} recorded='install'><domkit:slot key='os'><![CDATA[<os></os>]]></domkit:slot><domkit:slot key='on_reboot' gap='1'><![CDATA[  <on_reboot>oy</on_reboot>\n]]></domkit:slot></domkit:profile></metadata></domain>"
+    );
+    let once = rewrite(&moved_line, &["--swap"]).unwrap();
+    let twice = rewrite(&once, &["--swap"]).unwrap();
+    assert_eq!(rewrite(&twice, &["--swap"]).unwrap(), once);
 }

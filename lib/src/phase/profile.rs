@@ -673,8 +673,11 @@ pub fn without(doc: &Document<'_>, located: &Located) -> Result<String> {
 /// slots change, so the start tag keeps its bytes even after libvirt re-quoted it.
 fn rewrite_profile(doc: &Document<'_>, id: Id, profile: &Profile) -> Vec<Patch> {
     let e = doc.el(id);
-    let indent = doc.indent_at(e.start);
-    let unit = doc.indent_unit();
+    let Layout {
+        indent,
+        unit,
+        newline,
+    } = layout(doc, id);
     let recorded = e.attrs.iter().find(|a| a.name == "recorded");
     // The element's own quote style, so a profile libvirt re-quoted stays as it is.
     let quote = match recorded.map(|a| doc.text.as_bytes()[a.value_range.start - 1]) {
@@ -687,13 +690,57 @@ fn rewrite_profile(doc: &Document<'_>, id: Id, profile: &Profile) -> Vec<Patch> 
             Patch::replace(attr.value_range.clone(), profile.recorded.as_str()),
             Patch::replace(
                 e.start_tag_end..e.content_end,
-                render_slots(&profile.slots, indent, &unit, doc.newline(), quote),
+                render_slots(&profile.slots, &indent, &unit, newline, quote),
             ),
         ],
         _ => vec![Patch::replace(
             e.start..e.end,
-            render(profile, indent, &unit, doc.newline(), quote),
+            render(profile, &indent, &unit, newline, quote),
         )],
+    }
+}
+
+/// How a profile's lines are laid out: the indentation of its end tag, the unit its slots
+/// are indented by beyond that, and its line break.
+struct Layout {
+    indent: String,
+    unit: String,
+    newline: &'static str,
+}
+
+/// The layout profile element `id` already has, read from its own lines where domkit
+/// rendered them (the end tag's line, the first slot's), else from the document. Not from
+/// the line the profile starts on, nor the document's first line break or indentation
+/// unit: the slots a swap moves can change those, and the profile must be re-rendered the
+/// same way whichever phase is active, or two swaps would not give a document back.
+fn layout(doc: &Document<'_>, id: Id) -> Layout {
+    let e = doc.el(id);
+    let content = &doc.text[e.start_tag_end..e.content_end];
+    let blanks = |t: &str| t.bytes().all(|b| b == b' ' || b == b'\t');
+    let indent = match content.rfind('\n') {
+        Some(i) if blanks(&content[i + 1..]) => content[i + 1..].to_string(),
+        _ => doc.indent_at(e.start).to_string(),
+    };
+    let newline = if content.starts_with("\r\n") {
+        "\r\n"
+    } else if content.starts_with('\n') {
+        "\n"
+    } else {
+        doc.newline()
+    };
+    let first_slot_indent = e.children.first().and_then(|&c| {
+        let start = doc.el(c).start;
+        let line = xml::line_start(doc.text, start);
+        (line > e.start_tag_end && blanks(&doc.text[line..start])).then(|| &doc.text[line..start])
+    });
+    let unit = match first_slot_indent.and_then(|i| i.strip_prefix(indent.as_str())) {
+        Some(unit) if !unit.is_empty() => unit.to_string(),
+        _ => doc.indent_unit(),
+    };
+    Layout {
+        indent,
+        unit,
+        newline,
     }
 }
 

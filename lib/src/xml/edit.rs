@@ -256,8 +256,17 @@ pub fn insert_rendered(
                     && doc.text[close_line..p.content_end]
                         .bytes()
                         .all(|b| b == b' ' || b == b'\t');
+                let blank = doc.text[p.start_tag_end..p.content_end]
+                    .bytes()
+                    .all(|b| b.is_ascii_whitespace());
                 if blank_before_close {
                     Patch::insert(close_line, format!("{}{nl}", render(&child_indent)))
+                } else if !blank {
+                    // Comments or processing instructions only: right after the start tag,
+                    // the one place from which removing the element again takes exactly
+                    // what went in (it takes the blanks back to the start tag). Indented
+                    // as the line it is on, as a later edit of it would be.
+                    Patch::insert(p.start_tag_end, render(parent_indent))
                 } else {
                     Patch::insert(
                         p.content_end,
