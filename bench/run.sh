@@ -58,7 +58,10 @@ done
 cargo bench --locked --quiet --bench xml -- --emit-big "$tmp/big" --sizes "$sizes"
 
 # Sanity: the peer edits a corpus document, without a daemon, or we stop here.
-first=$(ls "$corpus"/*.xml | head -n 1)
+# (A glob, not `ls | head`: under pipefail, ls dies of SIGPIPE once its listing outgrows
+# one write, and the run stops here.)
+corpus_files=("$corpus"/*.xml)
+first=${corpus_files[0]}
 HOME=$tmp/run XDG_CACHE_HOME=$tmp/run/.cache \
   /usr/bin/virt-xml --connect test:///default --edit --boot hd <"$first" >/dev/null 2>"$tmp/vx.err" \
   || die "virt-xml cannot edit $first: $(tail -n 1 "$tmp/vx.err")"
