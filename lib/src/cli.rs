@@ -2,7 +2,6 @@
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
-use std::sync::OnceLock;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -17,33 +16,10 @@ pub fn exit_status_help() -> String {
     text
 }
 
-/// The version line(s) `--version` prints after the tool's name: domkit's version, and for
-/// the tools that talk to libvirt (those with `--connect`) the libvirt library in use, as
-/// `virsh version` reports it. virGetVersion reads the library loaded into this process: it
-/// connects to no daemon.
-pub fn version_text(talks_to_libvirt: bool) -> &'static str {
-    static WITH_LIBVIRT: OnceLock<String> = OnceLock::new();
-    if !talks_to_libvirt {
-        return env!("CARGO_PKG_VERSION");
-    }
-    WITH_LIBVIRT.get_or_init(|| {
-        let library = match virt::connect::Connect::version() {
-            Ok(v) => format!("{}.{}.{}", v / 1_000_000, v / 1000 % 1000, v % 1000),
-            Err(_) => "unknown".to_string(),
-        };
-        format!(
-            "{}\nUsing library: libvirt {library}",
-            env!("CARGO_PKG_VERSION")
-        )
-    })
-}
-
-/// The tool's clap command with the settings all domkit tools share.
+/// The tool's clap command with the settings all domkit tools share. `--version` prints
+/// domkit's version; the libvirt tools add the library's (`libvirt::cli`).
 pub fn command<A: CommandFactory>(name: &'static str) -> clap::Command {
     let command = A::command();
-    let talks_to_libvirt = command
-        .get_arguments()
-        .any(|a| a.get_long() == Some("connect"));
     // --help shows the examples (the command's after_help) and then the exit statuses.
     let examples = command
         .get_after_help()
@@ -52,26 +28,34 @@ pub fn command<A: CommandFactory>(name: &'static str) -> clap::Command {
     command
         .name(name)
         .bin_name(name)
-        .version(version_text(talks_to_libvirt))
+        .version(env!("CARGO_PKG_VERSION"))
         .after_long_help(format!("{examples}{}", exit_status_help().trim_end()))
         .max_term_width(100)
 }
 
-/// Runs a tool: parses arguments, hands it stdin/stdout, prints any error as one line on
-/// stderr (`tool: where: what`) and exits with the error's status. The exit status is
-/// always the outcome's: a closed stdout (`tool | head`) only drops the records nobody
-/// reads, and a stderr that cannot be written (`2>/dev/full`) only loses the message.
+/// Runs a tool that needs no libvirt (domxml-rewrite, dom-media): see [`run_parsed`]. It
+/// must not reach any libvirt call, or the binary links libvirt's client library, whose
+/// 56 shared libraries the dynamic loader then maps at every start (13 ms and 12 MiB more
+/// per run: bench/results/latest.md).
 pub fn main<A, F>(name: &'static str, run: F) -> !
 where
     A: CommandFactory + FromArgMatches,
     F: FnOnce(A, &mut dyn Read, &mut dyn Write) -> Result<()>,
 {
-    let matches = crate::complete::with_flag(command::<A>(name)).get_matches();
-    if let Some(uri) = crate::complete::asked(&matches) {
-        crate::complete::print_domain_names(uri);
-        std::process::exit(exit::OK);
-    }
-    let args = A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    run_parsed(name, &command::<A>(name).get_matches(), run)
+}
+
+/// Runs a tool on its parsed arguments: hands it stdin/stdout, prints any error as one
+/// line on stderr (`tool: where: what`) and exits with the error's status. The exit
+/// status is always the outcome's: a closed stdout (`tool | head`) only drops the records
+/// nobody reads, and a stderr that cannot be written (`2>/dev/full`) only loses the
+/// message.
+pub fn run_parsed<A, F>(name: &'static str, matches: &clap::ArgMatches, run: F) -> !
+where
+    A: FromArgMatches,
+    F: FnOnce(A, &mut dyn Read, &mut dyn Write) -> Result<()>,
+{
+    let args = A::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
     let stdin = io::stdin();
     let stdout = io::stdout();
     let mut out = ClosedPipeIsQuiet::new(io::BufWriter::new(stdout.lock()));

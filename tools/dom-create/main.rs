@@ -1,5 +1,5 @@
 //! The `dom-create` binary: all of its logic is in `domkit::tools::create`.
 
 fn main() {
-    domkit::cli::main("dom-create", domkit::tools::create::run);
+    domkit::libvirt::cli::main("dom-create", domkit::tools::create::run);
 }

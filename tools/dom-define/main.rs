@@ -1,5 +1,5 @@
 //! The `dom-define` binary: all of its logic is in `domkit::tools::define`.
 
 fn main() {
-    domkit::cli::main("dom-define", domkit::tools::define::run);
+    domkit::libvirt::cli::main("dom-define", domkit::tools::define::run);
 }

@@ -1,5 +1,5 @@
 //! The `domxml-gen` binary: all of its logic is in `domkit::tools::generate`.
 
 fn main() {
-    domkit::cli::main("domxml-gen", domkit::tools::generate::run);
+    domkit::libvirt::cli::main("domxml-gen", domkit::tools::generate::run);
 }

@@ -1,7 +1,8 @@
-//! libvirt plumbing shared by dom-define, dom-create and dom-wait-shutdown: opening
-//! connections, mapping libvirt errors to domkit's exit statuses, lifecycle events, and the
+//! libvirt plumbing shared by dom-define, dom-create and dom-wait-shutdown: their `main`,
+//! opening connections, mapping libvirt errors to domkit's exit statuses, lifecycle events, and the
 //! one-line JSON records the tools print and read.
 
+pub mod cli;
 pub mod connect;
 pub mod console;
 pub mod events;

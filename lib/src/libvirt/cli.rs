@@ -1,0 +1,45 @@
+//! The `main` of the tools that talk to libvirt (dom-define, dom-create,
+//! dom-wait-shutdown, domxml-gen for `-c`): `cli`'s, plus what only they have, the
+//! library's version in `--version` and the hidden `--complete-domains`. Kept apart from
+//! `cli::main` so that the XML tools never reach a libvirt call and do not link libvirt.
+
+use std::io::{Read, Write};
+use std::sync::OnceLock;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli;
+use crate::complete;
+use crate::error::{Result, exit};
+
+/// What `--version` prints after the tool's name: domkit's version and the libvirt library
+/// in use, as `virsh version` reports it. virGetVersion reads the library loaded into this
+/// process: it connects to no daemon.
+pub fn version_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let library = match virt::connect::Connect::version() {
+            Ok(v) => format!("{}.{}.{}", v / 1_000_000, v / 1000 % 1000, v % 1000),
+            Err(_) => "unknown".to_string(),
+        };
+        format!(
+            "{}\nUsing library: libvirt {library}",
+            env!("CARGO_PKG_VERSION")
+        )
+    })
+}
+
+/// Runs a libvirt tool as `cli::main` runs any tool, after answering `--complete-domains`.
+pub fn main<A, F>(name: &'static str, run: F) -> !
+where
+    A: CommandFactory + FromArgMatches,
+    F: FnOnce(A, &mut dyn Read, &mut dyn Write) -> Result<()>,
+{
+    let command = cli::command::<A>(name).version(version_text());
+    let matches = complete::with_flag(command).get_matches();
+    if let Some(uri) = complete::asked(&matches) {
+        complete::print_domain_names(uri);
+        std::process::exit(exit::OK);
+    }
+    cli::run_parsed(name, &matches, run)
+}
