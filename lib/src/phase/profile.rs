@@ -472,6 +472,27 @@ fn holds_only_profile(doc: &Document<'_>, located: &Located) -> bool {
 /// (A slot recorded as an insertion whose element is present replaces it: libvirt adds
 /// defaults such as `<on_reboot>` when it stores a config.)
 pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result<String> {
+    swap_then(doc, located, drop_profile, &|_| Ok(()))
+}
+
+/// [`swap`], then `check` on the swapped document, parsed once for both checks (a huge
+/// domain's parse is most of a swap's cost).
+///
+/// # Errors
+/// As [`swap`], or what `check` finds.
+pub fn swap_then(
+    doc: &Document<'_>,
+    located: &Located,
+    drop_profile: bool,
+    check: &dyn Fn(&Document<'_>) -> Result<()>,
+) -> Result<String> {
+    let out = swapped_text(doc, located, drop_profile)?;
+    check_swapped(doc, located, &out, check)?;
+    Ok(out)
+}
+
+/// The swap's text, not yet checked.
+fn swapped_text(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result<String> {
     let profile = &located.profile;
     let keys = domain::Keys::new(doc);
     let domkits = created_metadata(doc, located);
@@ -539,15 +560,13 @@ pub fn swap(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Result
         };
         patches.extend(rewrite_profile(doc, located.element, &swapped));
     }
-    let out = xml::apply(doc.text, patches).map_err(|_| {
+    xml::apply(doc.text, patches).map_err(|_| {
         bad(
             doc,
             located.element,
             "inconsistent: its slots overlap in this document",
         )
-    })?;
-    check_swapped(doc, located, &out)?;
-    Ok(out)
+    })
 }
 
 /// The recorded element replaces the active one; the active one is recorded instead.
@@ -599,7 +618,12 @@ fn insert_slot(
 /// The swapped document must be well-formed and hold an element for every slot that went
 /// in: a damaged profile (truncated text, an element under another slot's key) is caught
 /// here, before anything is written.
-fn check_swapped(doc: &Document<'_>, located: &Located, out: &str) -> Result<()> {
+fn check_swapped(
+    doc: &Document<'_>,
+    located: &Located,
+    out: &str,
+    check: &dyn Fn(&Document<'_>) -> Result<()>,
+) -> Result<()> {
     let swapped = Document::parse(doc.source, out).map_err(|e| {
         bad(
             doc,
@@ -625,7 +649,7 @@ fn check_swapped(doc: &Document<'_>, located: &Located, out: &str) -> Result<()>
             ));
         }
     }
-    Ok(())
+    check(&swapped)
 }
 
 /// `text` without the ASCII blanks and line ends around it.
@@ -812,8 +836,9 @@ fn restores_exactly(original: &Document<'_>, out: &str) -> Result<bool> {
             original.source
         ))
     })?;
-    // A swap that fails here is a recording that does not fit: not the user's error.
-    Ok(swap(&doc, &located, true).is_ok_and(|back| back == original.text))
+    // A swap that fails here is a recording that does not fit: not the user's error. What
+    // it gives is compared with `original`, so it needs no check of its own.
+    Ok(swapped_text(&doc, &located, true).is_ok_and(|back| back == original.text))
 }
 
 /// libvirt's `<domain>`, `<os>`, `<devices>` and `<metadata>` hold elements only. Text

@@ -224,9 +224,12 @@ pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
             "--cdrom, --pxe and --install-disk describe the install method and need --to install (to change a drive's media, use --insert-media TARGET=PATH)".into(),
         ));
     }
-    let phased = change_phase(source, text, args)?;
+    let (phased, parsed) = change_phase(source, text, args)?;
+    // What the phase change wrote and parsed already needs no second parse when no
+    // explicit edit follows (a huge domain's parse is most of the cost).
+    let checked = parsed.then(|| phased.clone());
     let edited = explicit_edits(source, phased, args)?;
-    if edited != text {
+    if edited != text && checked.as_ref() != Some(&edited) {
         // Nothing malformed leaves this tool, whatever went into it.
         Document::parse(source, &edited).map_err(|e| {
             Error::Edit(format!(
@@ -237,13 +240,19 @@ pub fn rewrite(source: &str, text: &str, args: &Args) -> Result<String> {
     Ok(edited)
 }
 
-/// `--to` or `--swap`: the document in the phase asked for.
-fn change_phase(source: &str, text: &str, args: &Args) -> Result<String> {
+/// `--to` or `--swap`: the document in the phase asked for, and whether it was parsed as
+/// a whole before it was returned (a swap checks what it wrote; a recording checks that its
+/// result swaps back exactly).
+fn change_phase(source: &str, text: &str, args: &Args) -> Result<(String, bool)> {
     let doc = Document::parse(source, text)?;
     domain::check_domain(&doc)?;
     let located = profile::find(&doc)?;
     let recorded = located.as_ref().map(|l| l.profile.recorded);
-    Ok(match (args.to, args.swap, &located) {
+    let derives = matches!(
+        (args.to, args.swap, &located),
+        (Some(PhaseArg::Final), false, None)
+    );
+    let out = match (args.to, args.swap, &located) {
         (None, false, _) => text.to_string(),
         (_, true, None) => {
             return Err(Error::Edit(format!(
@@ -264,17 +273,22 @@ fn change_phase(source: &str, text: &str, args: &Args) -> Result<String> {
             )?
         }
         (Some(PhaseArg::Final), _, Some(l)) if recorded == Some(Phase::Final) => {
-            let out = profile::swap(&doc, l, l.profile.restores_original)?;
             // What --to install recorded was a final config: one that reads as an install
             // config again was not (a damaged or hand-made profile).
-            if l.profile.restores_original
-                && active_phase(&Document::parse(source, &out)?)? == Phase::Install
-            {
-                return Err(Error::Edit(format!(
-                    "{source}: recorded boot profile: the document it restores is itself an install config (<on_reboot>destroy</on_reboot>)"
-                )));
-            }
-            out
+            let restores_install_config = |out: &Document<'_>| {
+                if l.profile.restores_original && active_phase(out)? == Phase::Install {
+                    return Err(Error::Edit(format!(
+                        "{source}: recorded boot profile: the document it restores is itself an install config (<on_reboot>destroy</on_reboot>)"
+                    )));
+                }
+                Ok(())
+            };
+            profile::swap_then(
+                &doc,
+                l,
+                l.profile.restores_original,
+                &restores_install_config,
+            )?
         }
         (Some(PhaseArg::Install), _, Some(l)) if recorded == Some(Phase::Install) => {
             profile::swap(&doc, l, false)?
@@ -306,7 +320,9 @@ fn change_phase(source: &str, text: &str, args: &Args) -> Result<String> {
             let install = install::to_install(&doc, &args.media)?;
             profile::record(&doc, &install, Phase::Final, true)?
         }
-    })
+    };
+    // Every way but a derivation parsed its output whole (an unchanged one needs nothing).
+    Ok((out, !derives))
 }
 
 /// A Xen paravirt guest boots no device: once its installer's kernel is gone, the final
