@@ -43,6 +43,15 @@ fn well_formed(text: &str) {
 
 const FINAL: &str = "<domain type='kvm'>\n  <name>vm</name>\n  <uuid>11111111-2222-3333-4444-555555555555</uuid>\n  <memory>1048576</memory>\n  <os>\n    <type arch='x86_64'>hvm</type>\n    <boot dev='hd'/>\n  </os>\n  <devices>\n    <disk type='file' device='disk'>\n      <source file='/vm.img'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n    <interface type='network'>\n      <mac address='52:54:00:00:00:01'/>\n      <source network='default'/>\n    </interface>\n  </devices>\n</domain>\n";
 
+/// `--to install` with `flags`, then what a recorded profile promises: `--to final` gives
+/// `doc` back byte for byte, and two swaps give the install config back.
+fn install_round_trips(doc: &str, flags: &[&str]) {
+    let install = rewrite(doc, flags).unwrap();
+    assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), doc);
+    let swapped = rewrite(&install, &["--swap"]).unwrap();
+    assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
+}
+
 fn install_of(text: &str) -> String {
     rewrite(text, &["--to", "install", "--cdrom", "/iso/a.iso"]).unwrap()
 }
@@ -370,10 +379,7 @@ fn fuzz_findings_stay_fixed() {
         "--install-disk",
         "/s.iso",
     ];
-    let install = rewrite(one_line, &flags).unwrap();
-    assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), one_line);
-    let swapped = rewrite(&install, &["--swap"]).unwrap();
-    assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
+    install_round_trips(one_line, &flags);
     // make fuzz, 10^6 mutants of seeds 1 and 2 on 758c5ca:
     // an encoding name that is not one (libxml2 refuses it), shown on one line;
     let err = rewrite("<?xml version='1.0' encoding='a\nb'?><domain/>", &[]).unwrap_err();
@@ -390,10 +396,7 @@ fn fuzz_findings_stay_fixed() {
             &flags[..],
             &["--to", "install", "--kernel", "/k", "--initrd", "/i"],
         ] {
-            let install = rewrite(doc, flags).unwrap();
-            assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), doc);
-            let swapped = rewrite(&install, &["--swap"]).unwrap();
-            assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
+            install_round_trips(doc, flags);
         }
     }
     // a kernel, initrd and cmdline into a self-closing <os/> ("overlapping edits");
@@ -487,10 +490,7 @@ fn fuzz_findings_stay_fixed() {
         "<domain t=''><name></name> <bootloader></bootloader> <on_crash></on_crash><os></os><devices></devices></domain>",
         "<domain>\n  <name>x</name>\n\n  <bootloader>b</bootloader>\n  <os/>\n  <devices/>\n</domain>\n",
     ] {
-        let install = rewrite(doc, &kernel).unwrap();
-        assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), doc);
-        let swapped = rewrite(&install, &["--swap"]).unwrap();
-        assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
+        install_round_trips(doc, &kernel);
     }
     // and a run of removed devices whose second member's indentation holds a CR: the
     // ranges meet without sharing the newline, so two swaps give the document back.
@@ -511,10 +511,7 @@ fn fuzz_findings_stay_fixed() {
     // make fuzz seed 15 on eb45a33: install devices put after a disk that shares its line,
     // before a CRLF: the line break before each added device goes with it, the CR stays.
     let crlf = "<domain><metadata><m/></metadata>\n<os></os><devices><disk e=''></disk><disk e='k'>  </disk>\r\n </devices>\n</domain>\n";
-    let install = rewrite(crlf, &flags).unwrap();
-    assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), crlf);
-    let swapped = rewrite(&install, &["--swap"]).unwrap();
-    assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
+    install_round_trips(crlf, &flags);
     // make fuzz seed 19 on 362b9ff: a <metadata> holding only a processing instruction or
     // a comment takes the profile right after its start tag, from where dropping it again
     // gives the metadata back exactly ("cannot record a boot profile");
@@ -523,10 +520,7 @@ fn fuzz_findings_stay_fixed() {
         "<domain><metadata><!--c--></metadata><os/><devices><disk/></devices></domain>",
         "<domain><metadata>\r\n <?pi?>\r\n</metadata><os/><devices><disk/></devices></domain>",
     ] {
-        let install = rewrite(doc, &["--to", "install", "--cdrom", "/x.iso"]).unwrap();
-        assert_eq!(rewrite(&install, &["--to", "final"]).unwrap(), doc);
-        let swapped = rewrite(&install, &["--swap"]).unwrap();
-        assert_eq!(rewrite(&swapped, &["--swap"]).unwrap(), install);
+        install_round_trips(doc, &["--to", "install", "--cdrom", "/x.iso"]);
     }
     // and a profile re-rendered with the layout of its own lines, not of the line it starts
     // on, which a slot going in before it on that line changes.
