@@ -85,21 +85,28 @@ pub fn removal_ranges(doc: &Document<'_>, ids: &[Id]) -> Vec<Range<usize>> {
 
 fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Range<usize> {
     let e = doc.el(id);
+    // A run of one is no run.
+    let run = run.filter(|(first, last)| first != last);
+    // The run member just before `id` (every member but the first has one).
+    let member_before = || {
+        doc.previous_sibling(id)
+            .expect("a run member after the first")
+    };
     // A run whose last member is directly followed by a sibling (elements inserted before
     // it on its line): the blanks before the run are that sibling's, even where the first
     // members fill lines of their own; the blanks between members go with them.
-    if let Some((first, last)) = run.filter(|(first, last)| first != last) {
+    if let Some((first, last)) = run {
         if doc
             .next_sibling(last)
             .is_some_and(|next| doc.el(next).start == doc.el(last).end)
         {
-            return match doc.previous_sibling(id) {
-                Some(previous) if id != first => doc.el(previous).end..e.end,
-                _ => e.start..e.end,
+            return if id == first {
+                e.start..e.end
+            } else {
+                doc.el(member_before()).end..e.end
             };
         }
     }
-    let run = run.filter(|(first, last)| first != last);
     // A run that starts on a line with what stays before it (siblings inserted after an
     // element that shares its line): every member after the first takes the blanks back to
     // the member before it, line breaks included, and leaves the end of its own line,
@@ -114,10 +121,7 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
             .all(|b| b == b' ' || b == b'\t')
     });
     if !alone_before && run.is_some_and(|(first, _)| id != first) {
-        let previous = doc
-            .previous_sibling(id)
-            .expect("a run member after the first");
-        return doc.el(previous).end..e.end;
+        return doc.el(member_before()).end..e.end;
     }
     if let Some(lines) = doc.own_lines(id) {
         return lines;
@@ -130,7 +134,7 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
             let start = if id == first {
                 line
             } else {
-                member_before_ends(doc, id)
+                own_lines_end(doc, member_before())
             };
             let end = if id != last || run_end == doc.text.len() {
                 e.end
@@ -144,7 +148,7 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
     // takes the blanks back to the member before it, so none stay between the removals.
     // (A member alone on its lines took them, newline included: start after that.)
     if run.is_some_and(|(first, _)| id != first) {
-        return member_before_ends(doc, id)..e.end;
+        return own_lines_end(doc, member_before())..e.end;
     }
     // Directly followed by a sibling (as when something was inserted just before it):
     // the blanks before belong to that sibling's place, and stay.
@@ -160,15 +164,12 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
     before.max(preceding_end(doc, id))..e.end
 }
 
-/// Where the removal of the run member before `id` ends: after its lines, newline
-/// included, when it stands alone on them (so that the ranges of a run meet without
-/// overlapping, whatever the blanks between them hold), else at its end.
-fn member_before_ends(doc: &Document<'_>, id: Id) -> usize {
-    let previous = doc
-        .previous_sibling(id)
-        .expect("a run member after the first");
-    doc.own_lines(previous)
-        .map_or(doc.el(previous).end, |lines| lines.end)
+/// Where the removal of run member `member` ends: after its lines, newline included, when
+/// it stands alone on them (so that the ranges of a run meet without overlapping, whatever
+/// the blanks between them hold), else at its end.
+fn own_lines_end(doc: &Document<'_>, member: Id) -> usize {
+    doc.own_lines(member)
+        .map_or(doc.el(member).end, |lines| lines.end)
 }
 
 /// Where whatever precedes element `id` inside its parent ends: the previous sibling's end,
