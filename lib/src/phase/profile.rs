@@ -419,21 +419,18 @@ fn insertion_point(
             .match_indices('<')
             .any(|(i, _)| !between[i + 1..].starts_with(['!', '?']))
     };
+    // The bytes before domkit's <metadata> (checked here) and those after it (below).
     let skipped = domkits.map(|c| c.range.clone()).filter(|created| {
         anchor_end <= created.start
             && created.start - anchor_end <= place.gap
             && holds_no_element(anchor_end..created.start)
     });
+    let (from, skip) = skipped.map_or((anchor_end, 0), |c| (c.end, c.len()));
     let fits = anchor_end
         .checked_add(place.gap)
-        .and_then(|at| at.checked_add(skipped.as_ref().map_or(0, Range::len)))
+        .and_then(|at| at.checked_add(skip))
         .filter(|&at| at <= limit && doc.text.is_char_boundary(at))
-        .filter(|&at| match &skipped {
-            Some(created) => {
-                holds_no_element(anchor_end..created.start) && holds_no_element(created.end..at)
-            }
-            None => holds_no_element(anchor_end..at),
-        });
+        .filter(|&at| holds_no_element(from..at));
     Ok(fits.unwrap_or_else(|| doc.after_line(anchor_end)))
 }
 
@@ -508,9 +505,6 @@ fn swapped_text(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Re
             (Some(id), Some(rec)) => replace_slot(doc, &slot.key, id, rec),
             (Some(id), None) => {
                 to_remove.push((i, id));
-                // Where its removal starts, set below: an element removed with the blanks
-                // before it sits where an element inserted after those blanks' anchor goes.
-                moved.push((i, usize::MAX));
                 continue;
             }
             (None, Some(rec)) => {
@@ -524,9 +518,10 @@ fn swapped_text(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Re
         patches.push(patch);
         new_slots[i] = Some(swapped);
     }
-    let mut removal_starts = HashMap::with_capacity(to_remove.len());
     for (i, range, place) in removals(doc, &keys, &to_remove, domkits.as_ref()) {
-        removal_starts.insert(i, range.start);
+        // Where its removal starts: an element removed with the blanks before it sits where
+        // an element inserted after those blanks' anchor goes.
+        moved.push((i, range.start));
         let text = doc.text[range.clone()].to_string();
         patches.push(Patch::remove(range));
         new_slots[i] = Some(Slot {
@@ -537,16 +532,13 @@ fn swapped_text(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Re
             }),
         });
     }
-    for (i, at) in &mut moved {
-        if let Some(&start) = removal_starts.get(i) {
-            *at = start;
-        }
-    }
-    // Stable: slots inserted at the same place keep the order they went in by.
-    let mut in_order = moved.clone();
-    in_order.sort_by_key(|&(_, at)| at);
-    let taken: Vec<Option<Slot>> = in_order.iter().map(|&(i, _)| new_slots[i].take()).collect();
-    for (&(i, _), slot) in moved.iter().zip(taken) {
+    // The moved slots keep their places in the profile and fill them in document order;
+    // slots at the same place keep the profile's order, the order they went in by.
+    let mut places: Vec<usize> = moved.iter().map(|&(i, _)| i).collect();
+    places.sort_unstable();
+    moved.sort_unstable_by_key(|&(i, at)| (at, i));
+    let taken: Vec<Option<Slot>> = moved.iter().map(|&(i, _)| new_slots[i].take()).collect();
+    for (i, slot) in places.into_iter().zip(taken) {
         new_slots[i] = slot;
     }
     if drop_profile {

@@ -248,10 +248,6 @@ fn change_phase(source: &str, text: &str, args: &Args) -> Result<(String, bool)>
     domain::check_domain(&doc)?;
     let located = profile::find(&doc)?;
     let recorded = located.as_ref().map(|l| l.profile.recorded);
-    let derives = matches!(
-        (args.to, args.swap, &located),
-        (Some(PhaseArg::Final), false, None)
-    );
     let out = match (args.to, args.swap, &located) {
         (None, false, _) => text.to_string(),
         (_, true, None) => {
@@ -300,7 +296,8 @@ fn change_phase(source: &str, text: &str, args: &Args) -> Result<(String, bool)>
                 check_boots_after_install(source, &derived, args)?;
                 check_derivation_settles(source, &derived, args)?;
             }
-            derived
+            // The one way whose output nothing here parsed as a whole.
+            return Ok((derived, false));
         }
         // virt-install's install phase already, with nothing recorded to go back to.
         (Some(PhaseArg::Install), _, None) if active_phase(&doc)? == Phase::Install => {
@@ -321,8 +318,8 @@ fn change_phase(source: &str, text: &str, args: &Args) -> Result<(String, bool)>
             profile::record(&doc, &install, Phase::Final, true)?
         }
     };
-    // Every way but a derivation parsed its output whole (an unchanged one needs nothing).
-    Ok((out, !derives))
+    // Every other way parsed its output whole (an unchanged one needs nothing).
+    Ok((out, true))
 }
 
 /// A Xen paravirt guest boots no device: once its installer's kernel is gone, the final
