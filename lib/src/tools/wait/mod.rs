@@ -3,6 +3,15 @@
 //! that was destroyed, crashed or failed, and supervise a running install: reboots, stalls,
 //! console output, screenshots, and the install state.
 
+mod console;
+mod evidence;
+mod idle;
+mod intake;
+mod progress;
+mod reboots;
+mod report;
+mod session;
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,36 +23,22 @@ use regex::Regex;
 use crate::cli;
 use crate::error::{Error, Result};
 use crate::libvirt::connect::{Conn, DomainArgs, Kind, classify};
-use crate::libvirt::console;
-use crate::libvirt::events::{self, Lifecycle, Notice, Subscription};
-use crate::libvirt::install;
-use crate::libvirt::record::{self, Record, Target};
+use crate::libvirt::events::{self, Lifecycle, Notice};
+use crate::libvirt::record::{self, Target};
+
+use console::CONSOLE_DRAIN;
+use evidence::{SCREENSHOT_EVERY, save_screenshot};
+use intake::{read_targets, subscribe};
+use progress::{Progress, TICK};
+use report::Output;
+use session::{Session, lose};
 
 /// How often the state is re-read in case an event was lost (events are the main path; see
 /// `events.rs`, "Lost events"): a lost event costs at most this long.
 const POLL: Duration = Duration::from_secs(5);
-/// How often the terminal progress line is redrawn.
-const TICK: Duration = Duration::from_secs(1);
 /// How long a domain that vanished (a transient guest) waits for its Stopped event, which
 /// libvirt may deliver after the domain is gone: that event has the real stop reason.
 const VANISH_GRACE: Duration = Duration::from_secs(1);
-/// Longest pause between reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// How often `--screenshot` refreshes the picture kept for an abnormal stop.
-const SCREENSHOT_EVERY: Duration = Duration::from_secs(10);
-/// How long a stopped domain's record waits for the rest of its console output (the
-/// stream ends once QEMU is gone), so a last line still counts for --fail-on / --expect.
-const CONSOLE_DRAIN: Duration = Duration::from_secs(2);
-/// How long after the reset that ends an install (--reboots) the guest is stopped: the
-/// console still carries what the installer printed just before it (libvirt drops a
-/// console stream's unread bytes when the domain stops), and a boot takes longer.
-const REBOOT_DRAIN: Duration = Duration::from_millis(500);
-/// Reset events closer together than this are one guest reboot: QEMU reports a reboot
-/// as a burst of 2-3 resets within ~150 ms (Linux tries one reset method after another),
-/// and no firmware plus kernel boots that fast.
-const RESET_BURST: Duration = Duration::from_secs(2);
-/// Longest console line kept for `--fail-on` / `--expect` (longer ones are cut).
-const LINE_MAX: usize = 4096;
 
 /// Examples shown by `--help` and in the man page.
 pub const EXAMPLES: &str = "Examples:\n  dom-create ./install.xml | dom-wait-shutdown --timeout 3600 --idle-timeout 600 && dom-create vm1\n  dom-wait-shutdown --reboots 3 --min-uptime 10 --expect 'Installation complete' win11\n  dom-wait-shutdown --fail-on 'Kernel panic|FAILED' --console-log '{name}.log' --screenshot '{name}.png' vm1 vm2\n  dom-wait-shutdown -c qemu:///system vm1 vm2";
@@ -148,17 +143,6 @@ fn per_domain(path: &Path, name: &str) -> PathBuf {
     PathBuf::from(path.to_string_lossy().replace("{name}", name))
 }
 
-/// One connection and its event subscription; both absent while it is lost.
-struct Session {
-    uri: Option<String>,
-    conn: Option<Conn>,
-    sub: Option<Subscription>,
-    shown: String,
-    lost_at: Option<Instant>,
-    next_try: Instant,
-    backoff: Duration,
-}
-
 /// One domain being waited for.
 struct Watch {
     target: Target,
@@ -206,35 +190,6 @@ enum Seen {
     Vanished,
 }
 
-/// Clears the terminal progress line when dropped, so it is gone on every exit path.
-struct Progress {
-    on: bool,
-    drawn: bool,
-}
-
-impl Progress {
-    fn draw(&mut self, text: &str) {
-        if self.on {
-            let line: String = text.chars().take(99).collect();
-            cli::write_err(&format!("\r\x1b[K{line}"));
-            self.drawn = true;
-        }
-    }
-
-    fn clear(&mut self) {
-        if self.on && self.drawn {
-            cli::write_err("\r\x1b[K");
-            self.drawn = false;
-        }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.clear();
-    }
-}
-
 /// Looks at a domain: by UUID once known, else by what the user gave.
 fn look(conn: &Conn, watch: &mut Watch) -> Result<Seen> {
     let key = watch
@@ -261,43 +216,6 @@ fn look(conn: &Conn, watch: &mut Watch) -> Result<Seen> {
         6 => Seen::Stopped("crashed".into(), "crashed".into()),
         _ => Seen::Live(record::state_word(state).into()),
     })
-}
-
-/// The domains to wait for: arguments, and records on stdin.
-fn read_targets(args: &Args, stdin: &mut dyn Read) -> Result<Vec<Target>> {
-    let mut targets = Vec::new();
-    if args.targets.is_empty() || args.targets.iter().any(|t| t == "-") {
-        targets.extend(record::parse_records(
-            &cli::read_input(None, stdin)?,
-            args.conn.connect.is_some(),
-        )?);
-    }
-    targets.extend(
-        args.targets
-            .iter()
-            .filter(|t| *t != "-")
-            .map(|t| Target::arg(t)),
-    );
-    if targets.is_empty() {
-        return Err(Error::Usage(
-            "no domain given (arguments or records on stdin)".into(),
-        ));
-    }
-    for (flag, path) in [
-        ("--console-log", &args.console_log),
-        ("--screenshot", &args.screenshot),
-    ] {
-        if let Some(path) = path
-            && targets.len() > 1
-            && !path.to_string_lossy().contains("{name}")
-        {
-            return Err(Error::Usage(format!(
-                "{flag} {}: several domains need {{name}} in the file name",
-                path.display()
-            )));
-        }
-    }
-    Ok(targets)
 }
 
 /// Waits for every domain and prints their records as they stop.
@@ -341,62 +259,6 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     }
 }
 
-/// Opens one connection per URI and subscribes to its events before any state is read:
-/// a stop in between is queued, never missed.
-fn subscribe(
-    args: &Args,
-    targets: Vec<Target>,
-    tx: &mpsc::Sender<Notice>,
-    started: Instant,
-) -> Result<(Vec<Session>, Vec<Watch>)> {
-    let mut sessions: Vec<Session> = Vec::new();
-    let mut watches = Vec::new();
-    for target in targets {
-        let uri = args.conn.connect.clone().or_else(|| target.uri.clone());
-        let session = match sessions.iter().position(|s| s.uri == uri) {
-            Some(i) => i,
-            None => {
-                let conn = Conn::open(uri.as_deref(), args.readonly)?;
-                let sub = Subscription::new(&conn.connect, tx.clone(), sessions.len())
-                    .map_err(|e| conn.error(&e, None))?;
-                sessions.push(Session {
-                    uri,
-                    shown: conn.shown.clone(),
-                    conn: Some(conn),
-                    sub: Some(sub),
-                    lost_at: None,
-                    next_try: started,
-                    backoff: Duration::from_millis(100),
-                });
-                sessions.len() - 1
-            }
-        };
-        let name = target.label().to_string();
-        watches.push(Watch {
-            target,
-            session,
-            uuid: None,
-            name,
-            state: "?".into(),
-            done: false,
-            vanished: None,
-            since: started,
-            reboots: 0,
-            last_reset: None,
-            io: None,
-            line: Vec::new(),
-            expected: false,
-            log: None,
-            shot: None,
-            installing: false,
-            consoles: 0,
-            pending: None,
-            stop_at: None,
-        });
-    }
-    Ok((sessions, watches))
-}
-
 /// Everything one run of dom-wait-shutdown watches, and where its results go.
 struct Supervisor<'a, 'o> {
     args: &'a Args,
@@ -408,134 +270,6 @@ struct Supervisor<'a, 'o> {
 }
 
 impl Supervisor<'_, '_> {
-    fn wants_console(&self) -> bool {
-        self.args.console_log.is_some() || self.args.fail_on.is_some() || self.args.expect.is_some()
-    }
-
-    /// The first look at every domain: stopped ones are reported at once, running ones get
-    /// their console, screenshot and install state read.
-    fn first_look(&mut self) -> Result<()> {
-        for index in 0..self.watches.len() {
-            let session = self.watches[index].session;
-            let conn = self.sessions[session]
-                .conn
-                .as_ref()
-                .expect("sessions start connected");
-            let watch = &mut self.watches[index];
-            if watch.target.action.as_deref() == Some("already-installed") {
-                // dom-create --resume skipped its installer: nothing to wait for.
-                let dom = conn.lookup(&watch.target.key)?;
-                watch.done = true;
-                cli::write_out(
-                    self.out.stdout,
-                    &Record::of(conn, &dom, "already-installed")?.to_line(),
-                )?;
-                continue;
-            }
-            match look(conn, watch) {
-                Ok(Seen::Live(state)) => watch.state = state,
-                Ok(Seen::Stopped(state, reason)) => {
-                    let args = self.args;
-                    self.out
-                        .finish(args, conn, watch, &state, &reason, "already-stopped")?;
-                    continue;
-                }
-                Ok(Seen::Vanished) => {
-                    unreachable!("a first look reports a missing domain as an error")
-                }
-                // A transient guest from a record that is gone already has stopped.
-                Err(Error::NoDomain(_)) if watch.target.persistent == Some(false) => {
-                    watch.uuid = Some(watch.target.key.clone());
-                    let args = self.args;
-                    self.out
-                        .finish(args, conn, watch, "shutoff", "unknown", "already-stopped")?;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            }
-            self.attach_if_running(index)?;
-        }
-        Ok(())
-    }
-
-    /// For a running domain: its install state, its console, a first screenshot.
-    fn attach(&mut self, index: usize) -> Result<()> {
-        let wants_console = self.wants_console();
-        let args = self.args;
-        let watch = &mut self.watches[index];
-        let Some(conn) = self.sessions[watch.session].conn.as_ref() else {
-            return Ok(());
-        };
-        let Some(uuid) = watch.uuid.clone() else {
-            return Ok(());
-        };
-        let dom = match conn.connect.lookup_domain_by_uuid_string(&uuid) {
-            Ok(dom) => dom,
-            Err(_) => return Ok(()),
-        };
-        watch.installing = install::read(&dom).ok().flatten() == Some(install::State::Installing);
-        if wants_console {
-            console::follow(&conn.connect, &dom, index, self.tx.clone()).map_err(|e| {
-                Error::Libvirt(format!(
-                    "{}: cannot read the console of domain '{}': {}",
-                    conn.shown,
-                    watch.name,
-                    crate::libvirt::connect::one_line(e.message())
-                ))
-            })?;
-            watch.consoles += 1;
-        }
-        // After the console: the file appears once the guest's output is followed.
-        if let Some(path) = &args.console_log {
-            let path = per_domain(path, &watch.name);
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io(&path.display().to_string(), e))?;
-            watch.log = Some(file);
-        }
-        if args.screenshot.is_some() {
-            watch.shot = console::screenshot_png(&conn.connect, &dom).ok();
-        }
-        Ok(())
-    }
-
-    /// After a reconnection, for a domain still running: its console again (the stream
-    /// ended with the old connection, and what the guest prints from now on, such as the
-    /// line --expect waits for, must not go unseen) and a fresh screenshot.
-    fn attach_again(&mut self, index: usize) -> Result<()> {
-        let watch = &mut self.watches[index];
-        if watch.done || watch.pending.is_some() || watch.vanished.is_some() {
-            return Ok(());
-        }
-        // A line cut off by the lost connection ends there: nothing joins it to the next.
-        watch.line.clear();
-        self.attach_if_running(index)
-    }
-
-    /// `attach`, where a failure counts only while the domain still runs on a live
-    /// connection: a guest that stopped meanwhile, or a daemon that went away (restarted),
-    /// is reported by its event, the next look or the reconnection, as for any stop.
-    fn attach_if_running(&mut self, index: usize) -> Result<()> {
-        match self.attach(index) {
-            Err(_) if !self.still_running(index) => Ok(()),
-            other => other,
-        }
-    }
-
-    /// Whether the watched domain runs, as far as its session can tell now.
-    fn still_running(&self, index: usize) -> bool {
-        let watch = &self.watches[index];
-        let (Some(conn), Some(uuid)) = (&self.sessions[watch.session].conn, &watch.uuid) else {
-            return false;
-        };
-        conn.connect
-            .lookup_domain_by_uuid_string(uuid)
-            .and_then(|dom| dom.is_active())
-            .unwrap_or(false)
-    }
-
     /// The event loop: until every domain is done, the deadline passes, or an error.
     fn wait(&mut self, rx: mpsc::Receiver<Notice>, deadline: Option<Instant>) -> Result<()> {
         let mut next_poll = Instant::now() + POLL;
@@ -715,106 +449,6 @@ impl Supervisor<'_, '_> {
             .collect()
     }
 
-    /// A guest reset: counted toward --reboots once past --min-uptime; the Nth ends it.
-    fn rebooted(&mut self, index: usize) -> Result<()> {
-        let args = self.args;
-        let watch = &mut self.watches[index];
-        let now = Instant::now();
-        let burst = watch
-            .last_reset
-            .is_some_and(|t| now.duration_since(t) < RESET_BURST);
-        watch.last_reset = Some(now);
-        let min_uptime = args.min_uptime.unwrap_or_default();
-        if burst || watch.since.elapsed() < min_uptime {
-            return Ok(());
-        }
-        watch.reboots += 1;
-        // A reset is a new boot: the idle clock starts again.
-        if let Some((io, _)) = watch.io {
-            watch.io = Some((io, Instant::now()));
-        }
-        let Some(limit) = args.reboots else {
-            return Ok(());
-        };
-        if watch.reboots < limit {
-            return Ok(());
-        }
-        // The install config would boot the installer again: stop it, once the console
-        // has passed on the installer's last words.
-        watch.stop_at.get_or_insert(Instant::now() + REBOOT_DRAIN);
-        Ok(())
-    }
-
-    /// Stops a guest whose --reboots limit was reached; its record follows the console.
-    fn stop_rebooted(&mut self, index: usize) -> Result<()> {
-        self.stopped(index, "shutoff", "reboot", "stopped")?;
-        let watch = &self.watches[index];
-        let Some(conn) = self.sessions[watch.session].conn.as_ref() else {
-            return Ok(());
-        };
-        let uuid = watch.uuid.clone().unwrap_or_default();
-        if let Ok(dom) = conn.connect.lookup_domain_by_uuid_string(&uuid)
-            && let Err(e) = dom.destroy()
-            && classify(&e) != Kind::NoDomain
-        {
-            return Err(conn.error(&e, Some(&watch.name)));
-        }
-        Ok(())
-    }
-
-    /// Console bytes: logged, and matched line by line against --fail-on and --expect.
-    fn console(&mut self, index: usize, data: &[u8]) -> Result<()> {
-        let args = self.args;
-        let Some(watch) = self.watches.get_mut(index) else {
-            return Ok(());
-        };
-        if let Some(log) = &mut watch.log {
-            let path = per_domain(
-                args.console_log.as_deref().unwrap_or(Path::new("")),
-                &watch.name,
-            );
-            log.write_all(data)
-                .map_err(|e| Error::io(&path.display().to_string(), e))?;
-        }
-        if watch.done {
-            return Ok(());
-        }
-        let mut lines = Vec::new();
-        for &b in data {
-            if b == b'\n' {
-                lines.push(std::mem::take(&mut watch.line));
-            } else if b != b'\r' && watch.line.len() < LINE_MAX {
-                watch.line.push(b);
-            }
-        }
-        // A prompt without a newline is matched as it stands.
-        lines.push(watch.line.clone());
-        for line in lines {
-            let text = String::from_utf8_lossy(&line);
-            if args.expect.as_ref().is_some_and(|re| re.is_match(&text)) {
-                watch.expected = true;
-            }
-            if let Some(re) = &args.fail_on
-                && re.is_match(&text)
-            {
-                let Some(conn) = self.sessions[watch.session].conn.as_ref() else {
-                    return Ok(());
-                };
-                self.progress.clear();
-                let shown: String = text.chars().take(200).collect();
-                return self.out.give_up(
-                    args,
-                    conn,
-                    watch,
-                    "console",
-                    "failed",
-                    &format!("printed a line matching --fail-on: {shown}"),
-                );
-            }
-        }
-        Ok(())
-    }
-
     /// Transient guests found gone on a non-Stopped event: finished once VANISH_GRACE has
     /// passed without their Stopped event; stopped domains whose console took too long to
     /// end: finished after CONSOLE_DRAIN.
@@ -833,151 +467,6 @@ impl Supervisor<'_, '_> {
             }
         }
         Ok(())
-    }
-
-    /// --idle-timeout: reads every connection's I/O counters in one call and fails the
-    /// running domains whose counters have not moved for that long.
-    fn check_idle(&mut self, now: Instant) -> Result<()> {
-        let Some(limit) = self.args.idle_timeout else {
-            return Ok(());
-        };
-        for session in 0..self.sessions.len() {
-            let Some(conn) = self.sessions[session].conn.as_ref() else {
-                continue;
-            };
-            let Ok(activity) = events::io_activity(&conn.connect) else {
-                // A connection that broke is noticed by the close callback or the poll.
-                continue;
-            };
-            for index in 0..self.watches.len() {
-                let watch = &mut self.watches[index];
-                if watch.done || watch.session != session {
-                    continue;
-                }
-                let Some(now_io) = activity
-                    .iter()
-                    .find(|a| Some(&a.uuid) == watch.uuid.as_ref())
-                    .map(|a| a.io)
-                else {
-                    continue;
-                };
-                match watch.io {
-                    Some((io, _)) if io != now_io => watch.io = Some((now_io, now)),
-                    Some((_, since)) if now.duration_since(since) >= limit => {
-                        self.progress.clear();
-                        let args = self.args;
-                        self.out.give_up(
-                            args,
-                            conn,
-                            watch,
-                            "stalled",
-                            "stalled",
-                            &format!(
-                                "stalled: no disk or network I/O for {}s",
-                                limit.as_secs_f64()
-                            ),
-                        )?;
-                    }
-                    Some(_) => {}
-                    None => watch.io = Some((now_io, now)),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Keeps a recent screenshot of each running domain for an abnormal stop.
-    fn refresh_screenshots(&mut self) {
-        for watch in self.watches.iter_mut().filter(|w| !w.done) {
-            let Some(conn) = self.sessions[watch.session].conn.as_ref() else {
-                continue;
-            };
-            let uuid = watch.uuid.clone().unwrap_or_default();
-            if let Ok(dom) = conn.connect.lookup_domain_by_uuid_string(&uuid)
-                && let Ok(png) = console::screenshot_png(&conn.connect, &dom)
-            {
-                watch.shot = Some(png);
-            }
-        }
-    }
-
-    /// Reconnects lost sessions, and on the fallback poll re-reads every state.
-    fn reconnect_and_poll(&mut self, now: Instant, poll: bool) -> Result<()> {
-        for index in 0..self.sessions.len() {
-            let session = &mut self.sessions[index];
-            let reconnected = if session.conn.is_none() && now >= session.next_try {
-                reconnect(
-                    session,
-                    index,
-                    &self.tx,
-                    self.args.readonly,
-                    self.args.reconnect_timeout,
-                )?;
-                session.conn.is_some()
-            } else {
-                false
-            };
-            if !(reconnected || poll) || session.conn.is_none() {
-                continue;
-            }
-            // Just reconnected, or the fallback poll: re-read the state of its domains.
-            for watch in 0..self.watches.len() {
-                if self.watches[watch].done || self.watches[watch].session != index {
-                    continue;
-                }
-                match self.see(watch) {
-                    Err(Error::Connect(_)) => {
-                        lose(&mut self.sessions[index]);
-                        break;
-                    }
-                    other => other?,
-                }
-                if reconnected {
-                    self.attach_again(watch)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The progress line: each pending domain with its phase, state, reboots and idle time.
-    fn draw_progress(&mut self) {
-        if !self.progress.on {
-            return;
-        }
-        let pending: Vec<String> = self
-            .watches
-            .iter()
-            .filter(|w| !w.done)
-            .map(|w| {
-                if self.sessions[w.session].conn.is_none() {
-                    return format!("{} (reconnecting)", w.name);
-                }
-                let mut text = format!(
-                    "{} {}{}",
-                    w.name,
-                    if w.installing { "install " } else { "" },
-                    w.state
-                );
-                if w.reboots > 0 {
-                    text.push_str(&format!(
-                        ", {} reboot{}",
-                        w.reboots,
-                        if w.reboots == 1 { "" } else { "s" }
-                    ));
-                }
-                if let Some((_, since)) = w.io {
-                    text.push_str(&format!(", I/O {}s ago", since.elapsed().as_secs()));
-                }
-                text
-            })
-            .collect();
-        let text = format!(
-            "dom-wait-shutdown: {} ({}s)",
-            pending.join("; "),
-            self.out.started.elapsed().as_secs()
-        );
-        self.progress.draw(&text);
     }
 
     /// The `--timeout` error, naming every domain still running and where; screenshots
@@ -1012,218 +501,14 @@ impl Supervisor<'_, '_> {
     }
 }
 
-/// Writes the domain's screenshot to `path` ({name} replaced): a fresh one when `fresh`
-/// and it can be taken, else the last one kept. Best effort: evidence, not the outcome.
-fn save_screenshot(conn: &Conn, watch: &Watch, path: &Path, fresh: bool) {
-    let uuid = watch.uuid.clone().unwrap_or_default();
-    let taken = fresh
-        .then(|| conn.connect.lookup_domain_by_uuid_string(&uuid).ok())
-        .flatten()
-        .and_then(|dom| console::screenshot_png(&conn.connect, &dom).ok());
-    if let Some(png) = taken.as_ref().or(watch.shot.as_ref()) {
-        let _ = console::write_file(&per_domain(path, &watch.name), png);
-    }
-}
-
-/// Forgets a broken connection; the loop reopens it.
-fn lose(session: &mut Session) {
-    if session.conn.is_some() {
-        session.sub = None;
-        session.conn = None;
-        let now = Instant::now();
-        session.lost_at = Some(now);
-        session.next_try = now;
-        session.backoff = Duration::from_millis(100);
-    }
-}
-
-/// One reconnection attempt, with exponential backoff after a failure.
-///
-/// # Errors
-/// `Error::Connect` once the connection has stayed lost longer than `limit`.
-fn reconnect(
-    session: &mut Session,
-    index: usize,
-    tx: &mpsc::Sender<Notice>,
-    readonly: bool,
-    limit: Duration,
-) -> Result<()> {
-    let attempt = Conn::open(session.uri.as_deref(), readonly).and_then(|conn| {
-        let sub = Subscription::new(&conn.connect, tx.clone(), index)
-            .map_err(|e| conn.error(&e, None))?;
-        Ok((conn, sub))
-    });
-    match attempt {
-        Ok((conn, sub)) => {
-            session.conn = Some(conn);
-            session.sub = Some(sub);
-            session.lost_at = None;
-        }
-        Err(e) => {
-            let lost_for = session.lost_at.map_or(Duration::ZERO, |t| t.elapsed());
-            if lost_for >= limit {
-                return Err(Error::Connect(format!(
-                    "{}: connection lost and not back within {}s: {e}",
-                    session.shown,
-                    limit.as_secs_f64()
-                )));
-            }
-            session.next_try = Instant::now() + session.backoff;
-            session.backoff = (session.backoff * 2).min(MAX_BACKOFF);
-        }
-    }
-    Ok(())
-}
-
-/// Where finished domains go: records on stdout, failures remembered for the exit.
-struct Output<'a> {
-    stdout: &'a mut dyn Write,
-    started: Instant,
-    abnormal: Vec<String>,
-    stalled: Vec<String>,
-}
-
-impl Output<'_> {
-    /// A domain stopped (or was found stopped): its record, its install state, and
-    /// whether that was a clean end.
-    fn finish(
-        &mut self,
-        args: &Args,
-        conn: &Conn,
-        watch: &mut Watch,
-        state: &str,
-        reason: &str,
-        action: &str,
-    ) -> Result<()> {
-        watch.done = true;
-        let uuid = watch
-            .uuid
-            .clone()
-            .unwrap_or_else(|| watch.target.key.clone());
-        // Still there means persistent (or restarted by someone else, which keeps its kind).
-        let persistent = conn
-            .connect
-            .lookup_domain_by_uuid_string(&uuid)
-            .and_then(|d| d.is_persistent())
-            .unwrap_or(false);
-        let record = self.record(conn, watch, &uuid, state, reason, action, persistent);
-        let clean = reason == "shutdown" || reason == "reboot";
-        let failure = if !clean {
-            Some(format!("stopped: {reason}"))
-        } else if args.expect.is_some() && !watch.expected {
-            Some("stopped without printing a line matching --expect".to_string())
-        } else {
-            None
-        };
-        if persistent {
-            let install_reason = match &failure {
-                None => None,
-                Some(_) if clean => Some("expect"),
-                Some(_) => Some(reason),
-            };
-            mark_install(conn, &uuid, install_reason);
-        }
-        if let Some(what) = failure {
-            if let Some(path) = &args.screenshot {
-                // Stopped: only a crashed guest kept by on_crash=preserve still shows.
-                save_screenshot(conn, watch, path, state == "crashed");
-            }
-            self.abnormal
-                .push(format!("{}: domain '{}' {what}", conn.shown, watch.name));
-        }
-        self.emit(&record)
-    }
-
-    /// A running domain the wait gives up on (stall, --fail-on): left running, its
-    /// install marked failed, a screenshot taken, and its record printed.
-    fn give_up(
-        &mut self,
-        args: &Args,
-        conn: &Conn,
-        watch: &mut Watch,
-        reason: &str,
-        action: &str,
-        what: &str,
-    ) -> Result<()> {
-        watch.done = true;
-        let uuid = watch.uuid.clone().unwrap_or_default();
-        if let Some(path) = &args.screenshot {
-            save_screenshot(conn, watch, path, true);
-        }
-        let persistent = conn
-            .connect
-            .lookup_domain_by_uuid_string(&uuid)
-            .and_then(|d| d.is_persistent())
-            .unwrap_or(false);
-        if persistent {
-            mark_install(conn, &uuid, Some(reason));
-        }
-        let state = watch.state.clone();
-        let record = self.record(conn, watch, &uuid, &state, reason, action, persistent);
-        let message = format!("{}: domain '{}' {what}", conn.shown, watch.name);
-        if reason == "stalled" {
-            self.stalled.push(message);
-        } else {
-            self.abnormal.push(message);
-        }
-        self.emit(&record)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &self,
-        conn: &Conn,
-        watch: &Watch,
-        uuid: &str,
-        state: &str,
-        reason: &str,
-        action: &str,
-        persistent: bool,
-    ) -> Record {
-        let waited = self.started.elapsed().as_millis();
-        Record {
-            name: watch.name.clone(),
-            uuid: uuid.to_string(),
-            id: None,
-            state: state.to_string(),
-            reason: reason.to_string(),
-            persistent,
-            uri: conn.uri.clone(),
-            action: action.to_string(),
-            waited_ms: Some(u64::try_from(waited).unwrap_or(u64::MAX)),
-        }
-    }
-
-    fn emit(&mut self, record: &Record) -> Result<()> {
-        cli::write_out(self.stdout, &record.to_line())?;
-        // The next tool of a pipeline acts on each domain as soon as it stops.
-        self.stdout.flush().map_err(|e| Error::io("<stdout>", e))
-    }
-}
-
-/// An install config that ended: its domain is installed after a clean end (`failed`
-/// None), failed with the reason otherwise. Only a domain marked "installing" changes.
-/// Best effort: a read-only connection cannot write, and dom-create settles an install
-/// left "installing" from the domain's stop reason anyway.
-fn mark_install(conn: &Conn, uuid: &str, failed: Option<&str>) {
-    let Ok(dom) = conn.connect.lookup_domain_by_uuid_string(uuid) else {
-        return;
-    };
-    if install::read(&dom).ok().flatten() == Some(install::State::Installing) {
-        let state = match failed {
-            None => install::State::Installed,
-            Some(why) => install::State::Failed(why.to_string()),
-        };
-        let _ = install::write(&dom, &state);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc::Sender;
 
     use super::*;
     use crate::error::exit;
+    use crate::libvirt::install;
+    use crate::libvirt::record::Record;
     use crate::libvirt::testing::{URI, domain_xml, records, run_tool};
 
     /// A stdout that hands each write to the test thread, so it knows how far `run` got.
