@@ -3,7 +3,7 @@ complete -c dom-wait-shutdown -l timeout -d 'Give up after SECONDS (exit 8), lea
 complete -c dom-wait-shutdown -l reconnect-timeout -d 'Give up when a lost connection cannot be reopened within SECONDS (exit 7); 0 fails at once' -r
 complete -c dom-wait-shutdown -l idle-timeout -d 'A guest with neither disk nor network I/O for SECONDS has stalled (exit 11, reason "stalled"; it is left running). Read from libvirt\'s block and interface statistics' -r
 complete -c dom-wait-shutdown -l reboots -d 'End the wait at the guest\'s Nth reset (libvirt\'s reboot event, under on_reboot=restart): the guest is then stopped and counts as a clean stop (reason "reboot")' -r
-complete -c dom-wait-shutdown -l min-uptime -d 'Resets during the first SECONDS of the run do not count toward --reboots (firmware and TPM resets early in a boot)' -r
+complete -c dom-wait-shutdown -l min-uptime -d 'Resets during the first SECONDS of the wait on a domain (from the start, or from when its record arrived) do not count toward --reboots (firmware and TPM resets early in a boot)' -r
 complete -c dom-wait-shutdown -l console-log -d 'Append the serial console to FILE while waiting ("{name}" is replaced by the domain\'s name; required with several domains)' -r -F
 complete -c dom-wait-shutdown -l fail-on -d 'The wait fails (exit 9, reason "console") when a console line matches REGEX; the guest is left running' -r
 complete -c dom-wait-shutdown -l expect -d 'A clean stop counts only if a console line matched REGEX before it: an installer that gives up and powers off is not a finished install (exit 9)' -r

@@ -7,8 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use clap::Parser;
-use domkit::cli::Input;
-use domkit::libvirt::record::parse_records;
+use domkit::libvirt::record::Records;
 use domkit::tools::{generate, rewrite};
 use domkit::xml::Document;
 
@@ -102,7 +101,7 @@ pub enum Op {
     Rewrite(usize),
     /// `domkit::tools::generate::run` with the input as `--spec -`.
     Generate,
-    /// `domkit::libvirt::record::parse_records`.
+    /// `domkit::libvirt::record::Records`, read to the end.
     Records,
 }
 
@@ -254,11 +253,9 @@ impl Ops {
                 Ok(Some(String::from_utf8(out).expect("generate wrote UTF-8")))
             }
             Op::Records => {
-                let input = Input {
-                    source: "<stdin>".into(),
-                    text: input.to_string(),
-                };
-                parse_records(&input, false).map(|_| None)
+                let mut records = Records::new(input.as_bytes(), false);
+                while records.next_target()?.is_some() {}
+                Ok(None)
             }
         }
     }

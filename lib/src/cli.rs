@@ -1,11 +1,11 @@
 //! Glue every tool's `main` shares: clap settings, input reading, error printing, exit status.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::Path;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Location, Result, exit};
 
 /// The EXIT STATUS table as plain text, appended to every tool's `--help`.
 pub fn exit_status_help() -> String {
@@ -42,25 +42,31 @@ where
     A: CommandFactory + FromArgMatches,
     F: FnOnce(A, &mut dyn Read, &mut dyn Write) -> Result<()>,
 {
-    run_parsed(name, &command::<A>(name).get_matches(), run)
+    run_parsed(name, &command::<A>(name).get_matches(), |args, out| {
+        run(args, &mut io::stdin().lock(), out)
+    })
 }
 
-/// Runs a tool on its parsed arguments: hands it stdin/stdout, prints any error as one
-/// line on stderr (`tool: where: what`) and exits with the error's status. The exit
-/// status is always the outcome's: a closed stdout (`tool | head`) only drops the records
-/// nobody reads, and a stderr that cannot be written (`2>/dev/full`) only loses the
-/// message.
+/// Stdin owned by the tool, for one that reads it on a thread of its own as input arrives
+/// (dom-wait-shutdown): a thread blocked in a read can be left behind when the tool stops
+/// early, where a borrowed reader would have to be waited for.
+pub type Stdin = Box<dyn Read + Send>;
+
+/// Runs a tool on its parsed arguments: hands it stdout (`run` takes stdin itself), prints
+/// any error as one line on stderr (`tool: where: what`) and exits with the error's status.
+/// The exit status is always the outcome's: a closed stdout (`tool | head`) only drops the
+/// records nobody reads, and a stderr that cannot be written (`2>/dev/full`) only loses
+/// the message.
 pub fn run_parsed<A, F>(name: &'static str, matches: &clap::ArgMatches, run: F) -> !
 where
     A: FromArgMatches,
-    F: FnOnce(A, &mut dyn Read, &mut dyn Write) -> Result<()>,
+    F: FnOnce(A, &mut dyn Write) -> Result<()>,
 {
     let args = A::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
-    let stdin = io::stdin();
     let stdout = io::stdout();
     let mut out = ClosedPipeIsQuiet::new(io::BufWriter::new(stdout.lock()));
-    let result = run(args, &mut stdin.lock(), &mut out)
-        .and_then(|()| out.flush().map_err(|e| Error::io("<stdout>", e)));
+    let result =
+        run(args, &mut out).and_then(|()| out.flush().map_err(|e| Error::io("<stdout>", e)));
     let code = match result {
         Ok(()) => exit::OK,
         Err(Error::WouldChange) => {
@@ -139,20 +145,48 @@ pub struct Input {
 /// # Errors
 /// I/O errors, and bad input when the bytes are not UTF-8.
 pub fn read_input(path: Option<&Path>, stdin: &mut dyn Read) -> Result<Input> {
+    read_input_at_most(path, stdin, u64::MAX)
+}
+
+/// [`read_input`] for a document that may be no longer than `max` bytes: a tool that acts
+/// on it whole reads no more than that, whatever the file or pipe holds (`/dev/zero`).
+///
+/// # Errors
+/// As `read_input`, and bad input when there are more than `max` bytes.
+pub fn read_input_at_most(path: Option<&Path>, stdin: &mut dyn Read, max: u64) -> Result<Input> {
     let (source, bytes) = match path {
         Some(p) if p != Path::new("-") => {
             let source = p.display().to_string();
-            let bytes = std::fs::read(p).map_err(|e| Error::io(&source, e))?;
+            let file = std::fs::File::open(p).map_err(|e| Error::io(&source, e))?;
+            let bytes = read_at_most(file, &source, max)?;
             (source, bytes)
         }
-        _ => {
-            let mut bytes = Vec::new();
-            stdin
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::io("<stdin>", e))?;
-            ("<stdin>".to_string(), bytes)
-        }
+        _ => ("<stdin>".to_string(), read_at_most(stdin, "<stdin>", max)?),
     };
+    text_input(source, bytes)
+}
+
+/// Reads `reader` to its end, refusing more than `max` bytes.
+fn read_at_most(reader: impl Read, source: &str, max: u64) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(source, e))?;
+    if bytes.len() as u64 > max {
+        return Err(Error::input(
+            source,
+            format!("input longer than {max} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The bytes as an [`Input`], if they are UTF-8 text.
+///
+/// # Errors
+/// Bad input at the first byte that is not UTF-8.
+pub fn text_input(source: String, bytes: Vec<u8>) -> Result<Input> {
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Input { source, text }),
         Err(e) => {
@@ -165,6 +199,86 @@ pub fn read_input(path: Option<&Path>, stdin: &mut dyn Read) -> Result<Input> {
                 "input is not UTF-8 text",
             ))
         }
+    }
+}
+
+/// Input read a line at a time as it arrives, no line longer than a bound, so that a tool
+/// can act on each line before the next is written and never holds more than one line.
+#[derive(Debug)]
+pub struct Lines<R> {
+    input: R,
+    source: String,
+    number: usize,
+    max: usize,
+    line: Vec<u8>,
+}
+
+impl<R: BufRead> Lines<R> {
+    /// Lines of `input`, named `source` in messages, each at most `max` bytes long.
+    pub fn new(input: R, source: &str, max: usize) -> Lines<R> {
+        Lines {
+            input,
+            source: source.to_string(),
+            number: 0,
+            max,
+            line: Vec::new(),
+        }
+    }
+
+    /// The next line without its line end, with its number (1 for the first), or `None`
+    /// at the end of the input. Blocks until the line is complete (or the input ends).
+    ///
+    /// # Errors
+    /// I/O errors; bad input at `source:LINE` for a line longer than the bound (nothing
+    /// past the bound is kept) or one that is not UTF-8.
+    pub fn next_line(&mut self) -> Result<Option<(usize, &str)>> {
+        self.line.clear();
+        let mut any = false;
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(&self.source, e)),
+            };
+            if available.is_empty() {
+                if !any {
+                    return Ok(None);
+                }
+                break;
+            }
+            any = true;
+            let end = available.iter().position(|&b| b == b'\n');
+            let part = &available[..end.unwrap_or(available.len())];
+            if self.line.len() + part.len() > self.max {
+                return Err(Error::BadInput {
+                    location: Location {
+                        source: self.source.clone(),
+                        line_col: Some((self.number + 1, self.max + 1)),
+                    },
+                    message: format!("line longer than {} bytes", self.max),
+                });
+            }
+            self.line.extend_from_slice(part);
+            let used = part.len() + usize::from(end.is_some());
+            self.input.consume(used);
+            if end.is_some() {
+                break;
+            }
+        }
+        self.number += 1;
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        let number = self.number;
+        std::str::from_utf8(&self.line)
+            .map(|line| Some((number, line)))
+            .map_err(|e| Error::BadInput {
+                location: Location {
+                    source: self.source.clone(),
+                    line_col: Some((self.number, e.valid_up_to() + 1)),
+                },
+                message: "input is not UTF-8 text".into(),
+            })
     }
 }
 

@@ -35,11 +35,25 @@ where
     A: CommandFactory + FromArgMatches,
     F: FnOnce(A, &mut dyn Read, &mut dyn Write) -> Result<()>,
 {
+    main_with_owned_stdin(name, |args, mut stdin: cli::Stdin, out| {
+        run(args, &mut stdin, out)
+    })
+}
+
+/// `main` for a tool that owns its stdin (`cli::Stdin`): dom-wait-shutdown reads records
+/// on a thread of its own while it waits.
+pub fn main_with_owned_stdin<A, F>(name: &'static str, run: F) -> !
+where
+    A: CommandFactory + FromArgMatches,
+    F: FnOnce(A, cli::Stdin, &mut dyn Write) -> Result<()>,
+{
     let command = cli::command::<A>(name).version(version_text());
     let matches = complete::with_flag(command).get_matches();
     if let Some(uri) = complete::asked(&matches) {
         complete::print_domain_names(uri);
         std::process::exit(exit::OK);
     }
-    cli::run_parsed(name, &matches, run)
+    cli::run_parsed(name, &matches, |args, out| {
+        run(args, Box::new(std::io::stdin()), out)
+    })
 }

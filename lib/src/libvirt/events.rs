@@ -109,6 +109,9 @@ pub enum Notice {
         /// The tag given to `console::follow`.
         watch: usize,
     },
+    /// The tool's own input has something for it (dom-wait-shutdown's record reader):
+    /// not libvirt's, so what it is travels on the tool's own channel.
+    Input,
     /// The connection was closed under us (daemon gone, keepalive timeout, ...).
     Closed {
         /// The subscription's tag.

@@ -13,6 +13,11 @@ pub mod uri;
 pub use connect::{Conn, DomainArgs};
 pub use record::Record;
 
+/// Longest domain XML dom-define and dom-create read: four times the largest document
+/// libvirt's RPC carries (REMOTE_STRING_MAX, 4 MiB), so none that libvirt could take is
+/// refused, and a runaway input (`/dev/zero`) is not held in memory.
+pub const DOCUMENT_MAX: u64 = 16 << 20;
+
 /// The validating record reader the integration tests use too.
 #[cfg(test)]
 #[path = "../../../tests/common/record.rs"]
@@ -66,6 +71,30 @@ pub(crate) mod testing {
         let mut out = Vec::new();
         let result = run(args, &mut stdin.as_bytes(), &mut out);
         (String::from_utf8(out).expect("stdout is UTF-8"), result)
+    }
+
+    /// A stdout that hands each write to the test thread, so it knows how far `run` got.
+    pub struct Chan(pub std::sync::mpsc::Sender<String>);
+
+    impl std::io::Write for Chan {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.send(String::from_utf8_lossy(buf).into_owned());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The next record a tool running in a thread prints on a `Chan`, within a deadline
+    /// that only a tool which reads its stdin to the end before it acts misses.
+    pub fn next_record(rx: &std::sync::mpsc::Receiver<String>, what: &str) -> super::Record {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|e| {
+                panic!("no record for {what} before stdin ended: records are not streamed ({e})")
+            });
+        records(&line).remove(0)
     }
 
     /// The records printed on stdout, each checked against doc/record.schema.json.

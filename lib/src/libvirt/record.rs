@@ -2,10 +2,12 @@
 //! `dom-define < vm.xml | dom-create | dom-wait-shutdown` composes; plus libvirt's state and
 //! reason numbers as the lowercase words the records use.
 
+use std::io::BufRead;
+
 use serde::{Deserialize, Serialize};
 use virt::domain::Domain;
 
-use crate::cli::Input;
+use crate::cli::Lines;
 use crate::error::{Error, Location, Result};
 use crate::libvirt::connect::{Conn, strip_password, strip_userinfo};
 use crate::libvirt::{events, uri};
@@ -184,63 +186,99 @@ impl Target {
     }
 }
 
-/// Reads records, one JSON object per line (blank lines ignored); each needs a `uuid` or a
+/// Longest record line read: a record is a few hundred bytes, and a longer line is
+/// refused rather than held in memory.
+pub const LINE_MAX: usize = 64 * 1024;
+
+/// Where records come from, in messages.
+const STDIN: &str = "<stdin>";
+
+/// Records read one line at a time, as the previous tool of a pipeline prints them, so each
+/// is acted on before the next arrives; blank lines are skipped. Each needs a `uuid` or a
 /// `name` string. A record's `uri` must pass the record URI rule (`uri::check_record_uri`)
 /// unless it is the user's own `LIBVIRT_DEFAULT_URI`; with `-c` (`uri_override`) records'
 /// URIs are not used, so not checked either.
-///
-/// # Errors
-/// Bad input at `source:line:column` for a line that is not such an object, or whose `uri`
-/// the rule refuses.
-pub fn parse_records(input: &Input, uri_override: bool) -> Result<Vec<Target>> {
-    let mut targets = Vec::new();
-    for (index, line) in input.text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+#[derive(Debug)]
+pub struct Records<R> {
+    lines: Lines<R>,
+    uri_override: bool,
+}
+
+impl<R: BufRead> Records<R> {
+    /// Records on `input` (stdin), each line at most [`LINE_MAX`] bytes.
+    pub fn new(input: R, uri_override: bool) -> Records<R> {
+        Records {
+            lines: Lines::new(input, STDIN, LINE_MAX),
+            uri_override,
         }
-        let at = |col: usize, message: String| Error::BadInput {
-            location: Location {
-                source: input.source.clone(),
-                line_col: Some((index + 1, col)),
-            },
-            message,
-        };
-        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-            at(
-                e.column().max(1),
-                format!("not a JSON record: {}", json_reason(&e)),
-            )
-        })?;
-        let Some(object) = value.as_object() else {
-            return Err(at(1, "not a JSON record: expected an object".into()));
-        };
-        let text = |k: &str| object.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let (uuid, name) = (text("uuid"), text("name"));
-        let Some(key) = uuid.or_else(|| name.clone()) else {
-            return Err(at(1, "record has neither \"uuid\" nor \"name\"".into()));
-        };
-        let uri = if uri_override { None } else { text("uri") };
-        if let Some(uri) = &uri
-            && !users_own_uri(uri)
-            && let Err(why) = uri::check_record_uri(uri)
-        {
-            let shown: String = strip_userinfo(uri).escape_debug().collect();
-            return Err(at(
-                1,
-                format!(
-                    "record uri '{shown}' refused: {why} (records may not choose such a connection; use -c URI)"
-                ),
-            ));
-        }
-        targets.push(Target {
-            key,
-            name,
-            uri,
-            persistent: object.get("persistent").and_then(|v| v.as_bool()),
-            action: text("action"),
-        });
     }
-    Ok(targets)
+
+    /// The next record's target, or `None` at the end of the input; blocks until a whole
+    /// line has arrived.
+    ///
+    /// # Errors
+    /// I/O errors, and bad input at `<stdin>:LINE:COLUMN` for a line that is too long,
+    /// not such an object, or whose `uri` the rule refuses.
+    pub fn next_target(&mut self) -> Result<Option<Target>> {
+        loop {
+            let Some((number, line)) = self.lines.next_line()? else {
+                return Ok(None);
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let at = Location {
+                source: STDIN.to_string(),
+                line_col: Some((number, 1)),
+            };
+            return parse_record(line, at, self.uri_override).map(Some);
+        }
+    }
+}
+
+/// One record line as a target; `line_at` is the line's location.
+fn parse_record(line: &str, line_at: Location, uri_override: bool) -> Result<Target> {
+    let at = |col: usize, message: String| Error::BadInput {
+        location: Location {
+            line_col: line_at.line_col.map(|(l, _)| (l, col)),
+            ..line_at.clone()
+        },
+        message,
+    };
+    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+        at(
+            e.column().max(1),
+            format!("not a JSON record: {}", json_reason(&e)),
+        )
+    })?;
+    let Some(object) = value.as_object() else {
+        return Err(at(1, "not a JSON record: expected an object".into()));
+    };
+    let text = |k: &str| object.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let (uuid, name) = (text("uuid"), text("name"));
+    let Some(key) = uuid.or_else(|| name.clone()) else {
+        return Err(at(1, "record has neither \"uuid\" nor \"name\"".into()));
+    };
+    let uri = if uri_override { None } else { text("uri") };
+    if let Some(uri) = &uri
+        && !users_own_uri(uri)
+        && let Err(why) = uri::check_record_uri(uri)
+    {
+        let shown: String = strip_userinfo(uri).escape_debug().collect();
+        return Err(at(
+            1,
+            format!(
+                "record uri '{shown}' refused: {why} (records may not choose such a connection; use -c URI)"
+            ),
+        ));
+    }
+    Ok(Target {
+        key,
+        name,
+        uri,
+        persistent: object.get("persistent").and_then(|v| v.as_bool()),
+        action: text("action"),
+    })
 }
 
 /// Whether `uri` is the user's own default connection, as a record made from it names it.
@@ -262,11 +300,14 @@ fn json_reason(e: &serde_json::Error) -> String {
 mod tests {
     use super::*;
 
-    fn input(text: &str) -> Input {
-        Input {
-            source: "<stdin>".into(),
-            text: text.into(),
+    /// Every record of `text`, or the first error.
+    fn parse_records(text: &str, uri_override: bool) -> Result<Vec<Target>> {
+        let mut records = Records::new(text.as_bytes(), uri_override);
+        let mut targets = Vec::new();
+        while let Some(target) = records.next_target()? {
+            targets.push(target);
         }
+        Ok(targets)
     }
 
     #[test]
@@ -316,7 +357,7 @@ mod tests {
     #[test]
     fn records_are_read_by_uuid_then_name_and_blank_lines_skipped() {
         let text = "\n{\"name\":\"a\",\"uuid\":\"u1\",\"uri\":\"test:///default\"}\n  \n{\"name\":\"b\"}\n";
-        let targets = parse_records(&input(text), false).unwrap();
+        let targets = parse_records(text, false).unwrap();
         assert_eq!(targets.len(), 2);
         assert_eq!(targets[0].key, "u1");
         assert_eq!(targets[0].label(), "a");
@@ -326,12 +367,61 @@ mod tests {
 
     #[test]
     fn bad_json_is_bad_input_with_its_line_number() {
-        let err = parse_records(&input("{\"name\":\"a\"}\n\n{\"name\": }\n"), false).unwrap_err();
+        let err = parse_records("{\"name\":\"a\"}\n\n{\"name\": }\n", false).unwrap_err();
         assert_eq!(err.exit_code(), crate::error::exit::BAD_INPUT);
         assert!(err.to_string().starts_with("<stdin>:3:"), "{err}");
-        let err = parse_records(&input("[1]\n"), false).unwrap_err();
+        let err = parse_records("[1]\n", false).unwrap_err();
         assert!(err.to_string().contains("expected an object"), "{err}");
-        let err = parse_records(&input("{\"id\":1}\n"), false).unwrap_err();
+        let err = parse_records("{\"id\":1}\n", false).unwrap_err();
         assert!(err.to_string().contains("neither"), "{err}");
+    }
+
+    #[test]
+    fn an_over_long_line_is_refused_with_its_line_number() {
+        let long = format!(
+            "{{\"name\":\"a\"}}\n{{\"name\":\"{}\"}}\n",
+            "x".repeat(LINE_MAX)
+        );
+        let err = parse_records(&long, false).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::BAD_INPUT);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "<stdin>:2:{}: line longer than {LINE_MAX} bytes",
+                LINE_MAX + 1
+            )
+        );
+        // Exactly LINE_MAX bytes is a line; CRLF line ends are read as LF.
+        let name = "y".repeat(LINE_MAX - "{\"name\":\"\"}".len());
+        let fits = format!("{{\"name\":\"{name}\"}}\n{{\"name\":\"z\"}}\r\n");
+        let targets = parse_records(&fits, false).unwrap();
+        assert_eq!(
+            (targets[0].key.as_str(), targets[1].key.as_str()),
+            (name.as_str(), "z")
+        );
+        let mut records = Records::new(&b"\n{\"name\":\"\xff\"}\n"[..], false);
+        let err = records.next_target().unwrap_err();
+        assert_eq!(err.to_string(), "<stdin>:2:10: input is not UTF-8 text");
+    }
+
+    /// A reader that gives one line and fails the test if it is read again.
+    struct OneLine(Option<&'static [u8]>);
+
+    impl std::io::Read for OneLine {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let line = self
+                .0
+                .take()
+                .expect("read past the first line before returning it");
+            buf[..line.len()].copy_from_slice(line);
+            Ok(line.len())
+        }
+    }
+
+    #[test]
+    fn a_record_is_returned_as_soon_as_its_line_is_complete() {
+        let input = std::io::BufReader::new(OneLine(Some(b"{\"name\":\"first\"}\n")));
+        let mut records = Records::new(input, false);
+        assert_eq!(records.next_target().unwrap().unwrap().key, "first");
     }
 }

@@ -1,11 +1,12 @@
 //! `dom-create`: boot a domain XML once (one-off over a defined domain, or transient), or
 //! start defined domains by name, UUID or record.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use crate::cli::{self, Input};
 use crate::error::{Error, Result};
+use crate::libvirt::DOCUMENT_MAX;
 use crate::libvirt::connect::{Conn, Conns, DomainArgs};
 use crate::libvirt::install::{self, State};
 use crate::libvirt::record::{self, Record, Target};
@@ -24,8 +25,11 @@ pub const EXAMPLES: &str = "Examples:\n  dom-define final.xml && dom-create ./in
 /// argument is the NAME or UUID of a defined domain to start ("started"): libvirt domain
 /// names cannot contain `/`, so what an argument means never depends on the files in the
 /// current directory. Without arguments (or with `-`) stdin is read: domain XML
-/// when it starts with `<`, else JSON records, one per line, as the other tools print.
-/// One record is printed per domain; the first failure stops the run.
+/// when it starts with `<` (read whole, at most 16 MiB), else JSON records, one per line
+/// (at most 64 KiB), as the other tools print; each record's domain is started, and its
+/// record printed, as soon as its line arrives, before the next line is read. One record
+/// is printed per domain; the first failure stops the run: the domains started before it
+/// stay started, and a bad line is exit 3 at `<stdin>:LINE:COLUMN`.
 ///
 /// Install state: an install config (its recorded boot profile says so, or it has
 /// virt-install's <on_reboot>destroy</on_reboot>) booted over a defined domain first marks
@@ -74,49 +78,94 @@ enum Item {
     Domain(Target),
 }
 
-/// Sorts stdin into XML or records by its first non-blank character.
-fn stdin_items(stdin: &mut dyn Read, uri_override: bool) -> Result<Vec<Item>> {
-    let input = cli::read_input(None, stdin)?;
-    match input.text.trim_start().chars().next() {
-        Some('<') => Ok(vec![Item::Xml(input)]),
-        Some('{') => Ok(record::parse_records(&input, uri_override)?
-            .into_iter()
-            .map(Item::Domain)
-            .collect()),
-        Some(_) => Err(Error::input(
-            &input.source,
-            "expected domain XML or JSON records",
-        )),
+/// Where the things to start come from, in the order of the arguments.
+enum Given {
+    Item(Item),
+    /// Stdin: a document, or records started one by one as their lines arrive.
+    Stdin,
+}
+
+/// Acts on stdin: domain XML (its first non-blank character is `<`) read whole, at most
+/// DOCUMENT_MAX bytes, or JSON records acted on one line at a time as they arrive.
+fn each_stdin_item(
+    stdin: &mut dyn Read,
+    uri_override: bool,
+    act: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<()> {
+    const SOURCE: &str = "<stdin>";
+    let mut input = BufReader::new(stdin);
+    // The blank prefix is kept: XML error positions count it, record line numbers too.
+    let mut blank = Vec::new();
+    let first = loop {
+        let available = input.fill_buf().map_err(|e| Error::io(SOURCE, e))?;
+        if available.is_empty() {
+            break None;
+        }
+        let skip = available
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(available.len());
+        let found = available.get(skip).copied();
+        blank.extend_from_slice(&available[..skip]);
+        input.consume(skip);
+        if found.is_some() {
+            break found;
+        }
+        if blank.len() as u64 > DOCUMENT_MAX {
+            return Err(Error::input(
+                SOURCE,
+                format!("input longer than {DOCUMENT_MAX} bytes, all blank"),
+            ));
+        }
+    };
+    let rest = std::io::Cursor::new(blank).chain(input);
+    match first {
+        Some(b'<') => {
+            let mut rest = rest;
+            let document = cli::read_input_at_most(None, &mut rest, DOCUMENT_MAX)?;
+            act(Item::Xml(document))
+        }
+        Some(b'{') => {
+            let mut records = record::Records::new(rest, uri_override);
+            while let Some(target) = records.next_target()? {
+                act(Item::Domain(target))?;
+            }
+            Ok(())
+        }
+        Some(_) => Err(Error::input(SOURCE, "expected domain XML or JSON records")),
         None => Err(Error::input(
-            &input.source,
+            SOURCE,
             "no input: expected domain XML or JSON records",
         )),
     }
 }
 
-/// Starts each item and prints its record.
+/// Starts each item and prints its record, the records on stdin each as its line arrives.
 ///
 /// # Errors
 /// Bad input, unknown domain, already running or name/UUID clash, connection failures and
-/// other libvirt errors, each with its exit status.
+/// other libvirt errors, each with its exit status. The domains started before the
+/// failure stay started, and their records are printed.
 pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<()> {
-    let mut items = Vec::new();
+    let mut given = Vec::new();
     let uri_override = args.conn.connect.is_some();
     if args.targets.is_empty() {
-        items = stdin_items(stdin, uri_override)?;
+        given.push(Given::Stdin);
     }
     let mut stdin_used = false;
+    // Every file is read before anything starts: a missing one starts nothing.
     for target in &args.targets {
         if target == "-" {
             if stdin_used {
                 return Err(Error::Usage("stdin ('-') given twice".into()));
             }
             stdin_used = true;
-            items.extend(stdin_items(stdin, uri_override)?);
+            given.push(Given::Stdin);
         } else if is_document(target) {
-            items.push(Item::Xml(cli::read_input(Some(Path::new(target)), stdin)?));
+            let file = cli::read_input_at_most(Some(Path::new(target)), stdin, DOCUMENT_MAX)?;
+            given.push(Given::Item(Item::Xml(file)));
         } else {
-            items.push(Item::Domain(Target::arg(target)));
+            given.push(Given::Item(Item::Domain(Target::arg(target))));
         }
     }
     let mut conns = Conns::new(args.conn.connect.clone(), false);
@@ -134,7 +183,7 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
         reinstall: args.reinstall,
         resume: args.resume,
     };
-    for item in items {
+    let mut act = |item: Item| -> Result<()> {
         let line = match item {
             Item::Xml(input) => {
                 let mut flags = start_flags;
@@ -149,8 +198,15 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
             }
         };
         cli::write_out(stdout, &line.to_line())?;
-        // A pipeline's next tool may act on this record while we start the next domain.
-        stdout.flush().map_err(|e| Error::io("<stdout>", e))?;
+        // A pipeline's next tool acts on this record while the next domain starts, or
+        // while its record has not been written yet.
+        stdout.flush().map_err(|e| Error::io("<stdout>", e))
+    };
+    for source in given {
+        match source {
+            Given::Stdin => each_stdin_item(stdin, uri_override, &mut act)?,
+            Given::Item(item) => act(item)?,
+        }
     }
     Ok(())
 }
@@ -351,7 +407,7 @@ fn hint_file(e: Error, target: &Target) -> Error {
 mod tests {
     use super::*;
     use crate::error::exit;
-    use crate::libvirt::testing::{URI, domain_xml, records, run_tool};
+    use crate::libvirt::testing::{Chan, URI, domain_xml, next_record, records, run_tool};
 
     fn create(argv: &[&str], stdin: &str) -> (String, Result<()>) {
         let mut all = vec!["-c", URI];
@@ -452,6 +508,57 @@ mod tests {
     }
 
     #[test]
+    fn each_record_is_started_and_printed_before_the_next_line_is_read() {
+        let conn = crate::libvirt::testing::open();
+        let mut doms = Vec::new();
+        for name in ["create-stream-a", "create-stream-b"] {
+            let (xml, _) = domain_xml(name);
+            doms.push(conn.connect.define_domain_xml(&xml).unwrap());
+        }
+        let (mut reader, mut writer) = std::io::pipe().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let creator = std::thread::spawn(move || {
+            let args = <Args as clap::Parser>::try_parse_from(["tool", "-c", URI]).unwrap();
+            run(args, &mut reader, &mut Chan(tx))
+        });
+        let next = |what: &str| next_record(&rx, what);
+        writer
+            .write_all(b"\n{\"name\":\"create-stream-a\"}\n")
+            .unwrap();
+        let first = next("create-stream-a");
+        assert_eq!(
+            (first.name.as_str(), first.action.as_str()),
+            ("create-stream-a", "started")
+        );
+        assert!(doms[0].is_active().unwrap() && !doms[1].is_active().unwrap());
+        // A bad line after good ones: they stay started; exit 3 names the line.
+        writer
+            .write_all(b"{\"name\":\"create-stream-b\"}\n{oops}\n")
+            .unwrap();
+        assert_eq!(next("create-stream-b").name, "create-stream-b");
+        let err = creator.join().unwrap().unwrap_err();
+        assert_eq!(err.exit_code(), exit::BAD_INPUT);
+        assert!(err.to_string().starts_with("<stdin>:4:"), "{err}");
+        drop(writer);
+        for dom in doms {
+            assert!(dom.is_active().unwrap());
+            dom.destroy().unwrap();
+            dom.undefine().unwrap();
+        }
+    }
+
+    #[test]
+    fn xml_longer_than_libvirt_takes_is_refused_unread() {
+        let big = format!("<domain>{}", " ".repeat(DOCUMENT_MAX as usize));
+        let err = create(&[], &big).1.unwrap_err();
+        assert_eq!(err.exit_code(), exit::BAD_INPUT);
+        assert_eq!(
+            err.to_string(),
+            format!("<stdin>: input longer than {DOCUMENT_MAX} bytes")
+        );
+    }
+
+    #[test]
     fn clashes_unknown_domains_and_bad_input() {
         let conn = crate::libvirt::testing::open();
         let (xml, uuid) = domain_xml("create-clash");
@@ -475,7 +582,7 @@ mod tests {
         );
         let err = create(&[], "<domain><name>x").1.unwrap_err();
         assert_eq!(err.exit_code(), exit::BAD_INPUT);
-        let err = create(&[], "{\"name\":\"x\"}\n{oops}\n").1.unwrap_err();
+        let err = create(&[], "\n{oops}\n").1.unwrap_err();
         assert_eq!(err.exit_code(), exit::BAD_INPUT);
         assert!(err.to_string().starts_with("<stdin>:2:"), "{err}");
         let err = create(&[], "vm1\n").1.unwrap_err();

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::cli;
 use crate::error::{Error, Result};
+use crate::libvirt::DOCUMENT_MAX;
 use crate::libvirt::connect::{Conn, DomainArgs};
 use crate::libvirt::install;
 use crate::libvirt::record::Record;
@@ -15,11 +16,12 @@ pub const EXAMPLES: &str = "Examples:\n  dom-define -c qemu:///session vm.xml\n 
 
 /// Define (or redefine) a domain's persistent config from its XML.
 ///
-/// Reads domain XML from FILE (or stdin), has libvirt validate it against its schema and
-/// define it, and prints the domain's JSON record on stdout. A domain that is running keeps
-/// its live config: the new XML is what its next boot uses (action "defined-next-boot").
-/// The record's action is "defined" for a new domain, "redefined" for an inactive one.
-/// A redefinition keeps the domain's install state (see dom-create), in the same define.
+/// Reads domain XML (at most 16 MiB) from FILE (or stdin), has libvirt validate it against
+/// its schema and define it, and prints the domain's JSON record on stdout. A domain that
+/// is running keeps its live config: the new XML is what its next boot uses (action
+/// "defined-next-boot"). The record's action is "defined" for a new domain, "redefined" for
+/// an inactive one. A redefinition keeps the domain's install state (see dom-create), in
+/// the same define.
 #[derive(Debug, clap::Parser)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
@@ -66,7 +68,7 @@ fn runs_install_config(dom: &virt::domain::Domain) -> bool {
 /// Bad input (malformed XML, schema), connection failures, name/UUID clashes, and any other
 /// libvirt error, each with its exit status.
 pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<()> {
-    let input = cli::read_input(args.file.as_deref(), stdin)?;
+    let input = cli::read_input_at_most(args.file.as_deref(), stdin, DOCUMENT_MAX)?;
     if !input.text.trim_start().starts_with('<') {
         return Err(Error::input(&input.source, "not domain XML (expected '<')"));
     }

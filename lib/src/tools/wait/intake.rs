@@ -1,11 +1,13 @@
 //! The domains to wait for, and the first look at each: the targets from the arguments and
-//! the records on stdin, their connections subscribed before any state is read, and what a
-//! running domain gets attached (install state, console, screenshot).
+//! the records on stdin, read on a thread of their own and each admitted as its line
+//! arrives, their connections subscribed before any state is read, and what a running
+//! domain gets attached (install state, console, screenshot).
 
-use std::io::Read;
+use std::io::BufReader;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::session::lose;
 use super::{Args, Seen, Session, Supervisor, Watch, console, look};
 use crate::cli;
 use crate::error::{Error, Result};
@@ -13,34 +15,58 @@ use crate::libvirt::connect::Conn;
 use crate::libvirt::console as libvirt_console;
 use crate::libvirt::events::{Notice, Subscription};
 use crate::libvirt::install;
-use crate::libvirt::record::{self, Record, Target};
+use crate::libvirt::record::{Record, Records, Target};
 
-/// The domains to wait for: arguments, and records on stdin.
-pub(super) fn read_targets(args: &Args, stdin: &mut dyn Read) -> Result<Vec<Target>> {
-    let mut targets = Vec::new();
-    if args.targets.is_empty() || args.targets.iter().any(|t| t == "-") {
-        targets.extend(record::parse_records(
-            &cli::read_input(None, stdin)?,
-            args.conn.connect.is_some(),
-        )?);
-    }
-    targets.extend(
-        args.targets
-            .iter()
-            .filter(|t| *t != "-")
-            .map(|t| Target::arg(t)),
-    );
-    if targets.is_empty() {
-        return Err(Error::Usage(
-            "no domain given (arguments or records on stdin)".into(),
-        ));
-    }
+/// What the record reader passes on from stdin.
+pub(super) enum Intake {
+    /// A record's domain, as soon as its line arrived.
+    Target(Target),
+    /// Stdin has ended: at its end, or at the error that stopped the reading (a bad line,
+    /// a read error).
+    End(Result<()>),
+}
+
+/// Reads the records on stdin on a thread of its own and passes each on as its line
+/// arrives, waking the wait loop with `Notice::Input`. The thread may be left blocked in
+/// a read when the wait stops early: the process exits with it.
+///
+/// # Errors
+/// The thread cannot be started.
+pub(super) fn read_records(
+    stdin: cli::Stdin,
+    uri_override: bool,
+    wake: mpsc::Sender<Notice>,
+) -> Result<mpsc::Receiver<Intake>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("records".into())
+        .spawn(move || {
+            let mut records = Records::new(BufReader::new(stdin), uri_override);
+            loop {
+                let (intake, last) = match records.next_target() {
+                    Ok(Some(target)) => (Intake::Target(target), false),
+                    Ok(None) => (Intake::End(Ok(())), true),
+                    Err(e) => (Intake::End(Err(e)), true),
+                };
+                // A wait that has ended takes no more.
+                if tx.send(intake).is_err() || wake.send(Notice::Input).is_err() || last {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| Error::io("<stdin>", e))?;
+    Ok(rx)
+}
+
+/// --console-log and --screenshot name one file for every domain unless it has "{name}":
+/// refused once a second domain is given (in arguments, or by a record as it arrives).
+pub(super) fn check_one_file_each(args: &Args, domains: usize) -> Result<()> {
     for (flag, path) in [
         ("--console-log", &args.console_log),
         ("--screenshot", &args.screenshot),
     ] {
         if let Some(path) = path
-            && targets.len() > 1
+            && domains > 1
             && !path.to_string_lossy().contains("{name}")
         {
             return Err(Error::Usage(format!(
@@ -49,49 +75,70 @@ pub(super) fn read_targets(args: &Args, stdin: &mut dyn Read) -> Result<Vec<Targ
             )));
         }
     }
-    Ok(targets)
+    Ok(())
 }
 
-/// Opens one connection per URI and subscribes to its events before any state is read:
-/// a stop in between is queued, never missed.
-pub(super) fn subscribe(
-    args: &Args,
-    targets: Vec<Target>,
-    tx: &mpsc::Sender<Notice>,
-    started: Instant,
-) -> Result<(Vec<Session>, Vec<Watch>)> {
-    let mut sessions: Vec<Session> = Vec::new();
-    let mut watches = Vec::new();
-    for target in targets {
+impl Supervisor<'_, '_> {
+    /// Takes what the record reader has passed on: each record's domain is waited for from
+    /// now on; its end closes the intake.
+    ///
+    /// # Errors
+    /// The reader's error (bad record, read error), and `admit`'s.
+    pub(super) fn take_input(&mut self) -> Result<()> {
+        while let Some(intake) = &self.intake {
+            match intake.try_recv() {
+                Ok(Intake::Target(target)) => self.admit(target)?,
+                Ok(Intake::End(result)) => {
+                    self.intake = None;
+                    result?;
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => self.intake = None,
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for one more domain: its connection opened and subscribed to (once per URI)
+    /// before its state is read, so a stop in between is queued, never missed; then its
+    /// first look.
+    ///
+    /// # Errors
+    /// A second domain where a file needs "{name}", connection failures, an unknown
+    /// domain, and the first look's.
+    pub(super) fn admit(&mut self, target: Target) -> Result<()> {
+        check_one_file_each(self.args, self.watches.len() + 1)?;
+        let args = self.args;
         let uri = args.conn.connect.clone().or_else(|| target.uri.clone());
-        let session = match sessions.iter().position(|s| s.uri == uri) {
+        let session = match self.sessions.iter().position(|s| s.uri == uri) {
             Some(i) => i,
             None => {
                 let conn = Conn::open(uri.as_deref(), args.readonly)?;
-                let sub = Subscription::new(&conn.connect, tx.clone(), sessions.len())
+                let sub = Subscription::new(&conn.connect, self.tx.clone(), self.sessions.len())
                     .map_err(|e| conn.error(&e, None))?;
-                sessions.push(Session {
+                self.sessions.push(Session {
                     uri,
                     shown: conn.shown.clone(),
                     conn: Some(conn),
                     sub: Some(sub),
                     lost_at: None,
-                    next_try: started,
+                    next_try: Instant::now(),
                     backoff: Duration::from_millis(100),
                 });
-                sessions.len() - 1
+                self.sessions.len() - 1
             }
         };
         let name = target.label().to_string();
-        watches.push(Watch {
+        self.watches.push(Watch {
             target,
             session,
             uuid: None,
             name,
             state: "?".into(),
+            looked: false,
             done: false,
             vanished: None,
-            since: started,
+            since: Instant::now(),
             reboots: 0,
             last_reset: None,
             io: None,
@@ -104,55 +151,61 @@ pub(super) fn subscribe(
             pending: None,
             stop_at: None,
         });
-    }
-    Ok((sessions, watches))
-}
-
-impl Supervisor<'_, '_> {
-    /// The first look at every domain: stopped ones are reported at once, running ones get
-    /// their console, screenshot and install state read.
-    pub(super) fn first_look(&mut self) -> Result<()> {
-        for index in 0..self.watches.len() {
-            let session = self.watches[index].session;
-            let conn = self.sessions[session]
-                .conn
-                .as_ref()
-                .expect("sessions start connected");
-            let watch = &mut self.watches[index];
-            if watch.target.action.as_deref() == Some("already-installed") {
-                // dom-create --resume skipped its installer: nothing to wait for.
-                let dom = conn.lookup(&watch.target.key)?;
-                watch.done = true;
-                cli::write_out(
-                    self.out.stdout,
-                    &Record::of(conn, &dom, "already-installed")?.to_line(),
-                )?;
-                continue;
+        let index = self.watches.len() - 1;
+        match self.first_look(index) {
+            // The connection broke just now: the look follows the reconnection.
+            Err(Error::Connect(_)) if self.sessions[session].lost_at.is_none() => {
+                lose(&mut self.sessions[session]);
+                Ok(())
             }
-            match look(conn, watch) {
-                Ok(Seen::Live(state)) => watch.state = state,
-                Ok(Seen::Stopped(state, reason)) => {
-                    let args = self.args;
-                    self.out
-                        .finish(args, conn, watch, &state, &reason, "already-stopped")?;
-                    continue;
-                }
-                Ok(Seen::Vanished) => {
-                    unreachable!("a first look reports a missing domain as an error")
-                }
-                // A transient guest from a record that is gone already has stopped.
-                Err(Error::NoDomain(_)) if watch.target.persistent == Some(false) => {
-                    watch.uuid = Some(watch.target.key.clone());
-                    let args = self.args;
-                    self.out
-                        .finish(args, conn, watch, "shutoff", "unknown", "already-stopped")?;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            }
-            self.attach_if_running(index)?;
+            other => other,
         }
-        Ok(())
+    }
+
+    /// The first look at a domain, once its connection is up (at once, or when a lost one
+    /// is back): stopped, it is reported at once; running, it gets its console, screenshot
+    /// and install state read.
+    pub(super) fn first_look(&mut self, index: usize) -> Result<()> {
+        let session = self.watches[index].session;
+        let Some(conn) = self.sessions[session].conn.as_ref() else {
+            return Ok(());
+        };
+        let watch = &mut self.watches[index];
+        watch.looked = true;
+        if watch.target.action.as_deref() == Some("already-installed") {
+            // dom-create --resume skipped its installer: nothing to wait for.
+            let dom = conn.lookup(&watch.target.key)?;
+            watch.done = true;
+            return self.out.emit(&Record::of(conn, &dom, "already-installed")?);
+        }
+        match look(conn, watch) {
+            Ok(Seen::Live(state)) => watch.state = state,
+            Ok(Seen::Stopped(state, reason)) => {
+                let args = self.args;
+                return self
+                    .out
+                    .finish(args, conn, watch, &state, &reason, "already-stopped");
+            }
+            // Gone between its lookup and its state (a transient guest stopping): its
+            // Stopped event, subscribed to already, or VANISH_GRACE settles it.
+            Ok(Seen::Vanished) => {
+                watch.vanished.get_or_insert_with(Instant::now);
+                return Ok(());
+            }
+            // A transient guest from a record that is gone already has stopped.
+            Err(Error::NoDomain(_)) if watch.target.persistent == Some(false) => {
+                watch.uuid = Some(watch.target.key.clone());
+                let args = self.args;
+                return self
+                    .out
+                    .finish(args, conn, watch, "shutoff", "unknown", "already-stopped");
+            }
+            Err(e) => {
+                watch.looked = false;
+                return Err(e);
+            }
+        }
+        self.attach_if_running(index)
     }
 
     /// For a running domain: its install state, its console, a first screenshot.

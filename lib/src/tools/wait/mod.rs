@@ -13,7 +13,7 @@ mod report;
 mod session;
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ use crate::libvirt::record::{self, Target};
 
 use console::CONSOLE_DRAIN;
 use evidence::{SCREENSHOT_EVERY, save_screenshot};
-use intake::{read_targets, subscribe};
+use intake::{Intake, check_one_file_each, read_records};
 use progress::{Progress, TICK};
 use report::Output;
 use session::{Session, lose};
@@ -50,11 +50,16 @@ pub const EXAMPLES: &str = "Examples:\n  dom-create ./install.xml | dom-wait-shu
 /// record per domain as it stops, with its stop `reason` (shutdown, destroyed, crashed,
 /// failed, saved, migrated, from-snapshot, unknown) and `waited_ms`. A transient guest that
 /// vanishes counts as stopped. Domains are NAMEs or UUIDs, or JSON records on stdin (as
-/// dom-define and dom-create print). If the connection drops (libvirtd restarted) it
-/// reconnects, follows the console again (what the guest printed while the connection was
-/// down goes unseen) and goes on waiting. Exits 0 only if every domain shut down cleanly
-/// (a guest's own power-off, or its reboot under on_reboot=destroy), else 9; 11 if one
-/// stalled.
+/// dom-define and dom-create print, one per line, at most 64 KiB), each waited on from the
+/// moment its line arrives while the earlier ones are waited on: the wait ends once stdin
+/// has ended and every domain has stopped. A bad record (exit 3, at `<stdin>:LINE:COLUMN`),
+/// an unknown domain (5) or a second domain where --console-log or --screenshot has no
+/// "{name}" (2) stops the wait when it arrives, as --timeout does: the records printed
+/// stand, the domains not yet stopped are left as they are. If the connection drops
+/// (libvirtd restarted) it reconnects, follows the console again (what the guest printed
+/// while the connection was down goes unseen) and goes on waiting. Exits 0 only if every
+/// domain shut down cleanly (a guest's own power-off, or its reboot under
+/// on_reboot=destroy), else 9; 11 if one stalled.
 ///
 /// For every unattended install, give --timeout and --idle-timeout: an installer that
 /// waits for an answer nobody gives otherwise waits for ever. --reboots N ends the install
@@ -96,8 +101,9 @@ pub struct Args {
     /// "reboot").
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub reboots: Option<u32>,
-    /// Resets during the first SECONDS of the run do not count toward --reboots (firmware
-    /// and TPM resets early in a boot).
+    /// Resets during the first SECONDS of the wait on a domain (from the start, or from
+    /// when its record arrived) do not count toward --reboots (firmware and TPM resets
+    /// early in a boot).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, requires = "reboots")]
     pub min_uptime: Option<Duration>,
     /// Append the serial console to FILE while waiting ("{name}" is replaced by the
@@ -150,10 +156,14 @@ struct Watch {
     uuid: Option<String>,
     name: String,
     state: String,
+    /// Its first look is made (a record that arrives while its connection is lost gets it
+    /// once the connection is back).
+    looked: bool,
     done: bool,
     /// When a look first found it gone without its Stopped event.
     vanished: Option<Instant>,
-    /// When the wait first saw it running (--min-uptime counts from there).
+    /// When the wait on it began, from the start or when its record arrived: --min-uptime
+    /// and `waited_ms` count from there.
     since: Instant,
     /// Resets counted toward --reboots.
     reboots: u32,
@@ -218,23 +228,28 @@ fn look(conn: &Conn, watch: &mut Watch) -> Result<Seen> {
     })
 }
 
-/// Waits for every domain and prints their records as they stop.
+/// Waits for every domain and prints their records as they stop: the arguments' from the
+/// start, each record's on stdin from when its line arrives, until stdin has ended and
+/// every domain has stopped.
 ///
 /// # Errors
-/// Unknown domain, connection failures, `--timeout` running out, a stall, and an abnormal
-/// stop of any domain (after all records are printed).
-pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<()> {
-    let targets = read_targets(&args, stdin)?;
+/// Unknown domain, bad record, connection failures, `--timeout` running out (each at
+/// once, leaving the domains not yet stopped as they are), a stall, and an abnormal stop
+/// of any domain (after all records are printed).
+pub fn run(args: Args, stdin: cli::Stdin, stdout: &mut dyn Write) -> Result<()> {
+    let named: Vec<&String> = args.targets.iter().filter(|t| *t != "-").collect();
+    let reads_stdin = named.len() < args.targets.len() || args.targets.is_empty();
+    check_one_file_each(&args, named.len())?;
     let started = Instant::now();
     // A timeout past what the clock can represent is no limit at all.
     let deadline = args.timeout.and_then(|t| started.checked_add(t));
     let (tx, rx) = mpsc::channel();
-    let (sessions, watches) = subscribe(&args, targets, &tx, started)?;
     let mut sup = Supervisor {
         args: &args,
         tx,
-        sessions,
-        watches,
+        sessions: Vec::new(),
+        watches: Vec::new(),
+        intake: None,
         out: Output {
             stdout,
             started,
@@ -246,7 +261,13 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
             drawn: false,
         },
     };
-    sup.first_look()?;
+    for target in named {
+        sup.admit(Target::arg(target))?;
+    }
+    if reads_stdin {
+        let uri_override = args.conn.connect.is_some();
+        sup.intake = Some(read_records(stdin, uri_override, sup.tx.clone())?);
+    }
     sup.wait(rx, deadline)?;
     sup.progress.clear();
     let out = sup.out;
@@ -265,12 +286,15 @@ struct Supervisor<'a, 'o> {
     tx: mpsc::Sender<Notice>,
     sessions: Vec<Session>,
     watches: Vec<Watch>,
+    /// The records still coming from stdin; `None` once it has ended (or is not read).
+    intake: Option<mpsc::Receiver<Intake>>,
     out: Output<'o>,
     progress: Progress,
 }
 
 impl Supervisor<'_, '_> {
-    /// The event loop: until every domain is done, the deadline passes, or an error.
+    /// The event loop: until stdin has ended and every domain is done, the deadline passes,
+    /// or an error.
     fn wait(&mut self, rx: mpsc::Receiver<Notice>, deadline: Option<Instant>) -> Result<()> {
         let mut next_poll = Instant::now() + POLL;
         let stats_every = self
@@ -280,7 +304,12 @@ impl Supervisor<'_, '_> {
         let mut next_stats = Instant::now();
         let mut next_shot = Instant::now() + SCREENSHOT_EVERY;
         loop {
-            if self.watches.iter().all(|w| w.done) {
+            if self.intake.is_none() && self.watches.iter().all(|w| w.done) {
+                if self.watches.is_empty() {
+                    return Err(Error::Usage(
+                        "no domain given (arguments or records on stdin)".into(),
+                    ));
+                }
                 return Ok(());
             }
             let now = Instant::now();
@@ -376,6 +405,7 @@ impl Supervisor<'_, '_> {
                 }
             }
             Notice::Closed { source, .. } => lose(&mut self.sessions[source]),
+            Notice::Input => self.take_input()?,
         }
         Ok(())
     }
@@ -497,37 +527,121 @@ impl Supervisor<'_, '_> {
                 ));
             }
         }
+        if self.intake.is_some() {
+            parts.push(format!(
+                "<stdin>: timed out after {secs}s: still open, more records may come"
+            ));
+        }
         Error::Timeout(parts.join("; "))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc::Sender;
-
     use super::*;
     use crate::error::exit;
     use crate::libvirt::install;
     use crate::libvirt::record::Record;
-    use crate::libvirt::testing::{URI, domain_xml, records, run_tool};
+    use crate::libvirt::testing::{Chan, URI, domain_xml, next_record, records};
 
-    /// A stdout that hands each write to the test thread, so it knows how far `run` got.
-    struct Chan(Sender<String>);
+    fn wait(argv: &[&str], stdin: &str) -> (String, Result<()>) {
+        let _conn = crate::libvirt::testing::open();
+        let all = ["tool", "-c", URI].iter().chain(argv);
+        let args = <Args as clap::Parser>::try_parse_from(all).unwrap();
+        let mut out = Vec::new();
+        let stdin = Box::new(std::io::Cursor::new(stdin.to_string()));
+        let result = run(args, stdin, &mut out);
+        (String::from_utf8(out).unwrap(), result)
+    }
 
-    impl Write for Chan {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let _ = self.0.send(String::from_utf8_lossy(buf).into_owned());
-            Ok(buf.len())
+    /// Starts a waiter in a thread on `argv`, its stdin a pipe the test writes records to
+    /// as it goes; returns the pipe, the waiter's output lines and its outcome.
+    fn waiter_on_a_pipe(
+        argv: &[&str],
+    ) -> (
+        std::io::PipeWriter,
+        mpsc::Receiver<String>,
+        std::thread::JoinHandle<Result<()>>,
+    ) {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let argv: Vec<String> = ["tool", "-c", URI]
+            .iter()
+            .chain(argv)
+            .map(|s| s.to_string())
+            .collect();
+        let waiter = std::thread::spawn(move || {
+            let args = <Args as clap::Parser>::try_parse_from(argv).unwrap();
+            run(args, Box::new(reader), &mut Chan(tx))
+        });
+        (writer, rx, waiter)
+    }
+
+    #[test]
+    fn records_are_waited_on_as_their_lines_arrive() {
+        let conn = crate::libvirt::testing::open();
+        let mut doms = Vec::new();
+        for name in ["wait-stream-a", "wait-stream-b"] {
+            let (xml, _) = domain_xml(name);
+            let dom = conn.connect.define_domain_xml(&xml).unwrap();
+            dom.create().unwrap();
+            doms.push(dom);
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+        let (mut stdin, rx, waiter) = waiter_on_a_pipe(&[]);
+        stdin
+            .write_all(format!("{{\"name\":\"wait-stream-a\",\"uri\":\"{URI}\"}}\n").as_bytes())
+            .unwrap();
+        // The waiter has the first record only, stdin still open: it is waited on now.
+        doms[0].shutdown().unwrap();
+        let first = next_record(&rx, "wait-stream-a");
+        assert_eq!(
+            (first.name.as_str(), first.reason.as_str()),
+            ("wait-stream-a", "shutdown")
+        );
+        stdin
+            .write_all(b"\n{\"name\":\"wait-stream-b\"}\n")
+            .unwrap();
+        doms[1].shutdown().unwrap();
+        let second = next_record(&rx, "wait-stream-b");
+        assert_eq!(second.name, "wait-stream-b");
+        // Every domain stopped, but stdin is open: more may come.
+        assert!(!waiter.is_finished());
+        drop(stdin);
+        waiter.join().unwrap().unwrap();
+        for dom in doms {
+            dom.undefine().unwrap();
         }
     }
 
-    fn wait(argv: &[&str], stdin: &str) -> (String, Result<()>) {
-        let mut all = vec!["-c", URI];
-        all.extend_from_slice(argv);
-        run_tool(run, &all, stdin)
+    #[test]
+    fn a_bad_record_after_good_ones_stops_the_wait_with_its_line() {
+        let conn = crate::libvirt::testing::open();
+        let (xml, _) = domain_xml("wait-bad-later");
+        let dom = conn.connect.define_domain_xml(&xml).unwrap();
+        dom.create().unwrap();
+        dom.shutdown().unwrap();
+        let (out, result) = wait(&[], "{\"name\":\"wait-bad-later\"}\n{\"name\": }\n");
+        let err = result.unwrap_err();
+        assert_eq!(err.exit_code(), exit::BAD_INPUT, "{err}");
+        assert!(err.to_string().starts_with("<stdin>:2:"), "{err}");
+        // The first record was acted on before the second line was read.
+        assert_eq!(records(&out)[0].action, "already-stopped");
+        let long = format!("{{\"name\":\"{}\"}}\n", "x".repeat(record::LINE_MAX));
+        let err = wait(&[], &long).1.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "<stdin>:1:{}: line longer than {} bytes",
+                record::LINE_MAX + 1,
+                record::LINE_MAX
+            )
+        );
+        // One --console-log file for a second domain: refused when its record arrives.
+        let lines = "{\"name\":\"wait-bad-later\"}\n{\"name\":\"wait-bad-later\"}\n";
+        let (out, result) = wait(&["--console-log", "/dev/null"], lines);
+        assert_eq!(result.unwrap_err().exit_code(), exit::USAGE);
+        assert_eq!(records(&out).len(), 1);
+        dom.undefine().unwrap();
     }
 
     #[test]
@@ -568,7 +682,7 @@ mod tests {
             .collect();
         let waiter = std::thread::spawn(move || {
             let args = <Args as clap::Parser>::try_parse_from(argv).unwrap();
-            run(args, &mut std::io::empty(), &mut Chan(tx))
+            run(args, Box::new(std::io::empty()), &mut Chan(tx))
         });
         let mut out = String::new();
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -44,7 +44,7 @@ impl Supervisor<'_, '_> {
         if !self.progress.on {
             return;
         }
-        let pending: Vec<String> = self
+        let mut pending: Vec<String> = self
             .watches
             .iter()
             .filter(|w| !w.done)
@@ -71,6 +71,9 @@ impl Supervisor<'_, '_> {
                 text
             })
             .collect();
+        if self.intake.is_some() {
+            pending.push("more records on stdin".into());
+        }
         let text = format!(
             "dom-wait-shutdown: {} ({}s)",
             pending.join("; "),

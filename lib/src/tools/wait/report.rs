@@ -117,7 +117,7 @@ impl Output<'_> {
         action: &str,
         persistent: bool,
     ) -> Record {
-        let waited = self.started.elapsed().as_millis();
+        let waited = watch.since.elapsed().as_millis();
         Record {
             name: watch.name.clone(),
             uuid: uuid.to_string(),

@@ -48,14 +48,21 @@ impl Supervisor<'_, '_> {
                 if self.watches[watch].done || self.watches[watch].session != index {
                     continue;
                 }
-                match self.see(watch) {
+                let looked = self.watches[watch].looked;
+                // A record that arrived while the connection was lost: its first look.
+                let seen = if looked {
+                    self.see(watch)
+                } else {
+                    self.first_look(watch)
+                };
+                match seen {
                     Err(Error::Connect(_)) => {
                         lose(&mut self.sessions[index]);
                         break;
                     }
                     other => other?,
                 }
-                if reconnected {
+                if reconnected && looked {
                     self.attach_again(watch)?;
                 }
             }
