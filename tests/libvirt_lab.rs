@@ -258,16 +258,20 @@ fn tool(name: &str, args: &[&str], stdin: &str) -> Run {
     finish(spawn_tool(name, args, stdin))
 }
 
-/// Starts a tool as `tool` does, its stdin written and closed, without waiting for it.
-fn spawn_tool(name: &str, args: &[&str], stdin: &str) -> Child {
-    let mut child = Command::new(bin(name))
-        .args(args)
+/// A tool with `args` and its streams piped, LIBVIRT_DEFAULT_URI cleared.
+fn tool_command(name: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin(name));
+    cmd.args(args)
         .env_remove("LIBVIRT_DEFAULT_URI")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Starts a tool as `tool` does, its stdin written and closed, without waiting for it.
+fn spawn_tool(name: &str, args: &[&str], stdin: &str) -> Child {
+    let mut child = tool_command(name, args).spawn().unwrap();
     child
         .stdin
         .take()
@@ -936,6 +940,90 @@ fn an_installer_that_gives_up_is_not_a_finished_install() {
         assert_eq!(tool("dom-create", &c, &install).code, 0);
         let _ = lab.conn().lookup(name).unwrap().destroy();
     }
+}
+
+// --- Records stream (issue 16, item 4) ---------------------------------------------------
+
+/// How long one guest of the streaming test may take (two boots under TCG): well past any
+/// boot here, and the time a pipeline that reads stdin to its end takes to fail the test.
+const STREAM_DEADLINE: Duration = Duration::from_secs(600);
+
+/// `producer | dom-create | dom-wait-shutdown --reboots 2 --expect ...`, the producer being
+/// this test: it writes one guest's record, waits until the waiter reports that guest
+/// installed (reset twice, its "disk written" line read from the console), and only then
+/// writes the next. With tools that read stdin to its end first, the first guest never
+/// starts and the test fails at its deadline, saying so.
+#[test]
+fn records_stream_through_create_and_wait_one_guest_at_a_time() {
+    let lab = Lab::start();
+    let guest = guest();
+    let c = ["-c", lab.uri.as_str()];
+    let names = ["stream1", "stream2"];
+    for name in names {
+        // The persistent config is the installer's, resetting once before it installs and
+        // once after: started by name from a record, each reset is the waiter's to count.
+        let (_, install) = supervised_configs(&lab, &guest, name, "domkit.reboots=1", false);
+        let install = install.replace(
+            "<on_reboot>destroy</on_reboot>",
+            "<on_reboot>restart</on_reboot>",
+        );
+        tool("dom-define", &c, &install).ok();
+    }
+    let mut create = tool_command("dom-create", &c).spawn().unwrap();
+    let wait_args = [
+        "--timeout",
+        BOOTS_DEADLINE,
+        "--reboots",
+        "2",
+        "--expect",
+        "DOMKIT-INSTALLER: disk written",
+    ];
+    let mut waiter = tool_command("dom-wait-shutdown", &[&c[..], &wait_args].concat())
+        .stdin(Stdio::from(create.stdout.take().unwrap()))
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let waiter_out = waiter.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(waiter_out).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut producer = create.stdin.take().unwrap();
+    for (index, name) in names.iter().enumerate() {
+        writeln!(producer, "{{\"name\":\"{name}\"}}").unwrap();
+        producer.flush().unwrap();
+        let line = rx.recv_timeout(STREAM_DEADLINE).unwrap_or_else(|e| {
+            panic!(
+                "no record of {name} from dom-wait-shutdown within {STREAM_DEADLINE:?} of its \
+                 line, stdin still open: records do not stream ({e})"
+            )
+        });
+        let rec = common::record::records(&line).remove(0);
+        assert_eq!(
+            (rec["name"].as_str(), rec["reason"].as_str()),
+            (Some(*name), Some("reboot")),
+            "{line}"
+        );
+        assert_eq!(installer_runs(&lab, name), 2, "{}", lab.serial(name));
+        assert!(lab.serial(name).contains("DOMKIT-INSTALLER: disk written"));
+        // The next guest has not been asked for yet: nothing started it.
+        if let Some(next) = names.get(index + 1) {
+            let dom = lab.conn().lookup(next).unwrap();
+            assert!(
+                !dom.is_active().unwrap(),
+                "{next} started before its record"
+            );
+        }
+    }
+    drop(producer);
+    let created = create.wait_with_output().unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let waited = waiter.wait_with_output().unwrap();
+    assert_eq!(waited.status.code(), Some(0), "{waited:?}");
 }
 
 /// `systemctl restart libvirtd` on the lab: SIGTERM to the daemon only, then a new one. The
