@@ -153,8 +153,9 @@ impl Supervisor<'_, '_> {
         });
         let index = self.watches.len() - 1;
         match self.first_look(index) {
-            // The connection broke just now: the look follows the reconnection.
-            Err(Error::Connect(_)) if self.sessions[session].lost_at.is_none() => {
+            // The connection broke just now: the look follows the reconnection, or the
+            // wait ends with exit 7 after --reconnect-timeout.
+            Err(Error::Connect(_)) => {
                 lose(&mut self.sessions[session]);
                 Ok(())
             }

@@ -611,6 +611,15 @@ mod tests {
         for dom in doms {
             dom.undefine().unwrap();
         }
+        // --timeout counts while stdin stays open with no domain left to wait for.
+        let (stdin, _rx, waiter) = waiter_on_a_pipe(&["--timeout", "0.2"]);
+        let err = waiter.join().unwrap().unwrap_err();
+        assert_eq!(err.exit_code(), exit::TIMEOUT);
+        assert_eq!(
+            err.to_string(),
+            "<stdin>: timed out after 0.2s: still open, more records may come"
+        );
+        drop(stdin);
     }
 
     #[test]
