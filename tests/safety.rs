@@ -88,9 +88,14 @@ fn a_record_uri_never_reads_a_file() {
         format!("qemu+ssh://host/system?keyfile={}", secret.display()),
         format!("qemu+unix:///system?socket={}", secret.display()),
     ] {
-        let record = format!("{{\"name\":\"a\"}}\n{{\"name\":\"x\",\"uri\":\"{uri}\"}}\n");
-        for bin in [CREATE, WAIT] {
-            let out = run(bin, &[], &record, &dir, &[]);
+        // Records are acted on as their lines arrive: the first, a good one (the test
+        // driver's own running domain "test"), is acted on before the second is refused.
+        let record = format!(
+            "{{\"name\":\"test\",\"uri\":\"test:///default\"}}\n\
+             {{\"name\":\"x\",\"uri\":\"{uri}\"}}\n"
+        );
+        for (bin, args) in [(CREATE, &["--resume"][..]), (WAIT, &[])] {
+            let out = run(bin, args, &record, &dir, &[]);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(3), "{uri}: {stderr}");
             assert!(stderr.contains("<stdin>:2:1: record uri"), "{stderr}");
