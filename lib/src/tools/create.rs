@@ -118,10 +118,9 @@ fn each_stdin_item(
             ));
         }
     };
-    let rest = std::io::Cursor::new(blank).chain(input);
+    let mut rest = std::io::Cursor::new(blank).chain(input);
     match first {
         Some(b'<') => {
-            let mut rest = rest;
             let document = cli::read_input_at_most(None, &mut rest, DOCUMENT_MAX)?;
             act(Item::Xml(document))
         }
@@ -198,8 +197,8 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
             }
         };
         cli::write_out(stdout, &line.to_line())?;
-        // A pipeline's next tool acts on this record while the next domain starts, or
-        // while its record has not been written yet.
+        // Flushed at once: the pipeline's next tool acts on this record while this one
+        // starts the next domain, or waits for the next line.
         stdout.flush().map_err(|e| Error::io("<stdout>", e))
     };
     for source in given {

@@ -167,6 +167,16 @@ impl Supervisor<'_, '_> {
     /// is back): stopped, it is reported at once; running, it gets its console, screenshot
     /// and install state read.
     pub(super) fn first_look(&mut self, index: usize) -> Result<()> {
+        let looked = self.look_first(index);
+        if looked.is_err() {
+            // Made again after a reconnection, or the error ends the wait.
+            self.watches[index].looked = false;
+        }
+        looked
+    }
+
+    /// `first_look`, whatever it finds.
+    fn look_first(&mut self, index: usize) -> Result<()> {
         let session = self.watches[index].session;
         let Some(conn) = self.sessions[session].conn.as_ref() else {
             return Ok(());
@@ -201,10 +211,7 @@ impl Supervisor<'_, '_> {
                     .out
                     .finish(args, conn, watch, "shutoff", "unknown", "already-stopped");
             }
-            Err(e) => {
-                watch.looked = false;
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         }
         self.attach_if_running(index)
     }
