@@ -33,7 +33,8 @@ pub struct Record {
     /// What the tool did: defined, redefined, defined-next-boot, created-one-off,
     /// created-transient, started, stopped, already-stopped.
     pub action: String,
-    /// dom-wait-shutdown: milliseconds it waited for this domain.
+    /// dom-wait-shutdown: milliseconds it waited for this domain (from when its record
+    /// arrived, for a domain given by a record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waited_ms: Option<u64>,
 }
