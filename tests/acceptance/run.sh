@@ -92,12 +92,13 @@ new_disk() {
   printf '%s\n' "$disk"
 }
 
-# serial_appends NAME: domxml-gen opened the serial file with append='on', so the
-# installer's log survives the final boot.
+# serial_appends NAME: domxml-gen kept the serial output in a log opened with
+# append='on' (on a pty serial port, which --expect can follow), so the installer's log
+# survives the final boot.
 serial_appends() {
   local xml="$vms/$1.xml" log="$vms/$1.serial.log"
-  grep -q "<source path='$log' append='on'/>" "$xml" ||
-    die "$xml: domxml-gen wrote no append='on' serial file $log"
+  grep -q "<log file='$log' append='on'/>" "$xml" ||
+    die "$xml: domxml-gen wrote no append='on' serial log $log"
 }
 
 # install NAME: the documented flow up to the installer's stop; prints its seconds.

@@ -65,9 +65,13 @@ pub const EXAMPLES: &str = "Examples:\n  dom-create ./install.xml | dom-wait-shu
 /// waits for an answer nobody gives otherwise waits for ever. --reboots N ends the install
 /// at the guest's Nth reset (for an install config with on_reboot=restart: Windows and
 /// UEFI shims reset during an install); --expect, --fail-on, --console-log read the serial
-/// console (a pty: <serial type='pty'>) from the moment the wait starts; --screenshot
-/// keeps a picture of the display for a timeout, stall or abnormal stop. A guest that
-/// stalls, times out or prints a --fail-on match is left running for inspection.
+/// console from the moment the wait starts: libvirt follows only a pty (<serial
+/// type='pty'>, with <log file='PATH' append='on'/> to keep a copy, as domxml-gen --serial
+/// file=PATH writes), so a running guest whose console is not one is refused at once (exit
+/// 3), before any console is followed; --screenshot keeps a picture of the display for a
+/// timeout, stall or abnormal stop (a guest without a video device is named on stderr
+/// once). A guest that stalls, times out or prints a --fail-on match is left running for
+/// inspection.
 ///
 /// A domain whose install state (see dom-create) is "installing" is marked "installed"
 /// after a clean stop, "failed" otherwise; a record with action "already-installed"
@@ -415,6 +419,7 @@ impl Supervisor<'_, '_> {
     /// The first look at every domain: stopped ones are reported at once, running ones get
     /// their console, screenshot and install state read.
     fn first_look(&mut self) -> Result<()> {
+        self.check_offers()?;
         for index in 0..self.watches.len() {
             let session = self.watches[index].session;
             let conn = self.sessions[session]
@@ -454,6 +459,64 @@ impl Supervisor<'_, '_> {
                 Err(e) => return Err(e),
             }
             self.attach_if_running(index)?;
+        }
+        Ok(())
+    }
+
+    /// Before any console is followed: a running guest whose console libvirt cannot
+    /// follow (only a pty can be) is refused in one line when --expect, --fail-on or
+    /// --console-log needs it, rather than failing once attached; one without a screen is
+    /// named once on stderr for --screenshot.
+    fn check_offers(&self) -> Result<()> {
+        let args = self.args;
+        let console_flag = [
+            ("--expect", args.expect.is_some()),
+            ("--fail-on", args.fail_on.is_some()),
+            ("--console-log", args.console_log.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, on)| on.then_some(flag));
+        if console_flag.is_none() && args.screenshot.is_none() {
+            return Ok(());
+        }
+        for watch in &self.watches {
+            let Some(conn) = self.sessions[watch.session].conn.as_ref() else {
+                continue;
+            };
+            // A domain that is gone or stopped is the first look's to report.
+            let Ok(dom) = conn.lookup(&watch.target.key) else {
+                continue;
+            };
+            if !dom.is_active().unwrap_or(false) {
+                continue;
+            }
+            let Ok(offers) = console::Offers::of(&dom) else {
+                continue;
+            };
+            let name = dom.name().unwrap_or_else(|_| watch.name.clone());
+            if let Some(flag) = console_flag
+                && offers.console.as_deref() != Some("pty")
+            {
+                let kind = match &offers.console {
+                    Some(kind) => format!("its console is type '{kind}'"),
+                    None => "it has no console".to_string(),
+                };
+                return Err(Error::BadInput {
+                    location: crate::error::Location {
+                        source: format!("{}: domain '{name}'", conn.shown),
+                        line_col: None,
+                    },
+                    message: format!(
+                        "{flag} reads the serial console, which libvirt follows only on a pty, and {kind}: give it <serial type='pty'> with <log file='PATH' append='on'/> to keep its output (domxml-gen --serial file=PATH does)"
+                    ),
+                });
+            }
+            if args.screenshot.is_some() && !offers.video {
+                cli::write_err(&format!(
+                    "dom-wait-shutdown: {}: domain '{name}' has no video device: --screenshot writes no picture of it\n",
+                    conn.shown
+                ));
+            }
         }
         Ok(())
     }
