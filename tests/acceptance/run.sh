@@ -17,7 +17,7 @@
 # append='on'). It also checks that the final config no longer carries the install media.
 #
 # Environment:
-#   DOMKIT_BIN               the tools (default: target/release)
+#   DOMKIT_BIN               the tools (default: release/ in cargo's target directory)
 #   DOMKIT_ACCEPTANCE_LAB    the lab daemon's folder (default /var/tmp/domkit-acc; at most
 #                            40 characters, see tests/lab/libvirtd.sh); made afresh
 #   DOMKIT_ACCEPTANCE_CACHE  built media, kept between runs (default /var/tmp/domkit-acceptance)
@@ -44,7 +44,7 @@ for v in "$@"; do
 done
 
 cd "$(dirname "$0")/../.."
-bin=$(realpath -m -- "${DOMKIT_BIN:-target/release}")
+bin=$(realpath -m -- "${DOMKIT_BIN:-$(scripts/target-dir.sh)/release}")
 lab=${DOMKIT_ACCEPTANCE_LAB:-/var/tmp/domkit-acc}
 cache=${DOMKIT_ACCEPTANCE_CACHE:-/var/tmp/domkit-acceptance}
 install_timeout=${DOMKIT_INSTALL_TIMEOUT:-3600}
