@@ -117,10 +117,59 @@ impl Lab {
 }
 
 impl Drop for Lab {
+    /// Stops the daemon and its guests. A passing test's folder goes; a failing test's
+    /// stays, and its path and the tails of the guests' QEMU logs and of libvirtd.log are
+    /// printed, so that a rare failure explains itself.
     fn drop(&mut self) {
-        lab_script("stop", &self.dir);
+        // No assert while unwinding: a second panic would abort before the logs print.
+        let stopped = Command::new(repo().join("tests/lab/libvirtd.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
+        if std::thread::panicking() {
+            eprintln!("{}", post_mortem(&self.dir));
+            return;
+        }
+        let stopped = stopped.expect("run tests/lab/libvirtd.sh");
+        assert!(
+            stopped.status.success(),
+            "libvirtd.sh stop {}: {}",
+            self.dir.display(),
+            String::from_utf8_lossy(&stopped.stderr)
+        );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// How many lines of each log a failed test prints.
+const LOG_TAIL: usize = 30;
+
+/// What a failed test leaves to read in its kept lab folder `dir`: the path, the end of
+/// every guest's QEMU log (cache/libvirt/qemu/log/NAME.log: QEMU's command line and why
+/// it exited) and of the daemon's log.
+fn post_mortem(dir: &Path) -> String {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir.join("cache/libvirt/qemu/log"))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                .collect()
+        })
+        .unwrap_or_default();
+    logs.sort();
+    logs.push(dir.join("libvirtd.log"));
+    let mut out = format!("lab folder kept for this failure: {}\n", dir.display());
+    for log in logs {
+        let text = std::fs::read(&log).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+        out += &format!("--- last {} lines of {}\n", tail.len(), log.display());
+        for line in tail {
+            out += line;
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn is_root() -> bool {
@@ -1319,6 +1368,44 @@ fn killed_run(lab: &Lab, guest: &Path, index: usize, kill_ms: u64) {
     );
     assert_eq!(install_state(lab, &name).as_deref(), Some("installed"));
     let _ = lab.conn().lookup(&name).map(|d| d.undefine());
+}
+
+/// A failed lab test keeps its lab folder and prints what explains the failure: here a
+/// guest whose QEMU exits at start (its kernel is not one), as QEMU did in the rare
+/// "process exited while connecting to monitor" failure of the killed-flow test.
+#[test]
+fn a_failed_lab_test_keeps_its_folder_and_shows_the_qemu_log() {
+    let kept = std::sync::Mutex::new(None);
+    let failed = std::panic::catch_unwind(|| {
+        let lab = Lab::start();
+        *kept.lock().unwrap() = Some(lab.dir.clone());
+        let guest = guest();
+        let (_, install) = supervised_configs(&lab, &guest, "nokernel", "", false);
+        // An initrd where the kernel should be: libvirt starts QEMU, which exits at once.
+        let kernel = format!("{}/vmlinuz", guest.display());
+        assert!(install.contains(&kernel), "{install}");
+        let install = install.replace(&kernel, &format!("{}/installer.initrd", guest.display()));
+        let create = tool("dom-create", &["-c", lab.uri.as_str()], &install);
+        assert_ne!(create.code, 0, "{create:?}");
+        panic!("the failure this test makes on purpose");
+    });
+    assert!(failed.is_err());
+    let dir = kept.into_inner().unwrap().unwrap();
+    assert!(
+        dir.join("libvirtd.log").exists(),
+        "{} is gone",
+        dir.display()
+    );
+    // What the dropped lab printed, made again from the kept folder.
+    let text = post_mortem(&dir);
+    assert!(
+        text.contains("nokernel.log")
+            && text.contains("-kernel ")
+            && text.contains("shutting down, reason=failed"),
+        "{text}"
+    );
+    lab_script("stop", &dir);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// SIGKILL at random moments of the flow (a few runs here; DOMKIT_KILL_RUNS=50 for the
