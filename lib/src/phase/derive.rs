@@ -196,8 +196,10 @@ fn final_boot_order(
     if has_disk && postinstall != "hd" {
         list.push("hd".to_string());
     }
-    let device_orders = matches!(facts.domain_type.as_str(), "kvm" | "qemu" | "test");
-    if !install.list.is_empty() || (install.first_device.is_none() && !device_orders) {
+    // A document without a type or an <os> (libvirt needs both) keeps per-device orders.
+    let device_orders = matches!(facts.domain_type.as_str(), "kvm" | "qemu" | "test" | "");
+    let list_style = install.first_device.is_none() && !device_orders && domain::os(doc).is_some();
+    if !install.list.is_empty() || list_style {
         let devs: Vec<&str> = list.iter().map(String::as_str).collect();
         return edit::set_os_boot(doc, &devs);
     }
