@@ -16,7 +16,13 @@ TOOLS := $(shell sed -n '/^\[\[bin\]\]/{n;s/^name = "\(.*\)"$$/\1/p;}' Cargo.tom
 # The cargo profile `build` makes and `install` copies from: release, unless told
 # otherwise (`make check` installs the dev build its tests made: PROFILE=dev).
 PROFILE ?= release
-PROFILE_DIR = target/$(if $(filter dev test,$(PROFILE)),debug,$(PROFILE))
+# Where cargo builds: asked of cargo (CARGO_TARGET_DIR, a build.target-dir, else target/)
+# by the goals that read the build, at their first use and only then (the eval keeps the
+# answer).
+ifndef TARGET_DIR
+TARGET_DIR = $(eval TARGET_DIR := $(shell CARGO="$(CARGO)" scripts/target-dir.sh))$(TARGET_DIR)
+endif
+PROFILE_DIR = $(TARGET_DIR)/$(if $(filter dev test,$(PROFILE)),debug,$(PROFILE))
 # What `install` makes first; empty installs what is already built.
 INSTALL_BUILD ?= build
 
@@ -79,7 +85,7 @@ SEED ?= 1
 MUTANTS ?= 1000000
 fuzz:
 	$(CARGO) build --release --locked --bins --example fuzz
-	target/release/examples/fuzz --seed $(SEED) --mutants $(MUTANTS)
+	"$(TARGET_DIR)/release/examples/fuzz" --seed $(SEED) --mutants $(MUTANTS)
 
 # In check: 2,000 mutants of seed 1 on the debug build (a few seconds), so a regression the
 # fuzzer finds at once never lands.
@@ -100,6 +106,7 @@ acceptance: deps build
 # Tools, man pages (sections 1, 5, 7), the records' JSON Schema and the bash, zsh and fish
 # completions, under PREFIX, honouring DESTDIR and the *DIR variables above.
 install: $(INSTALL_BUILD)
+	@[ -n "$(TARGET_DIR)" ] || { echo "make install: cargo's target directory is unknown (scripts/target-dir.sh failed; give TARGET_DIR=DIR)" >&2; exit 1; }
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man5" \
 		"$(DESTDIR)$(MANDIR)/man7" "$(DESTDIR)$(DOCDIR)" "$(DESTDIR)$(BASHCOMPDIR)" \
 		"$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)"
@@ -126,7 +133,8 @@ uninstall:
 		"$(DESTDIR)$(DOCDIR)/record.schema.json"
 	if [ -d "$(DESTDIR)$(DOCDIR)" ]; then rmdir "$(DESTDIR)$(DOCDIR)"; fi
 
-# A Debian package of the release build (target/debian/), checked by lintian.
+# A Debian package of the release build (debian/ in cargo's target directory), checked by
+# lintian.
 deb:
 	scripts/deb.sh
 

@@ -33,8 +33,7 @@ cd "$root"
 echo "bench/libvirt: building release binaries..." >&2
 cargo build --release --quiet --bin domxml-gen --bin domxml-rewrite \
   --bin dom-define --bin dom-create --bin dom-wait-shutdown
-target=$(cargo metadata --format-version 1 --no-deps \
-  | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+target=$(scripts/target-dir.sh)
 bin=$target/release
 for t in domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown; do
   [ -x "$bin/$t" ] || die "$bin/$t not found"

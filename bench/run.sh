@@ -41,8 +41,7 @@ cd "$root"
 echo "bench: building release binaries and the bench target..." >&2
 cargo build --locked --release --quiet --bin domxml-rewrite --bin domxml-gen
 cargo bench --locked --quiet --bench xml --no-run
-target=$(cargo metadata --format-version 1 --no-deps \
-  | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+target=$(scripts/target-dir.sh)
 rewrite=$target/release/domxml-rewrite
 gen=$target/release/domxml-gen
 [ -x "$rewrite" ] && [ -x "$gen" ] || die "release binaries not found under $target/release"

@@ -29,8 +29,7 @@ cd "$root"
 say "building release binaries..."
 cargo build --release --quiet --bin domxml-gen --bin domxml-rewrite \
   --bin dom-define --bin dom-create --bin dom-wait-shutdown
-target=$(cargo metadata --format-version 1 --no-deps \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+target=$(scripts/target-dir.sh)
 bin=$target/release
 if [ -n "${DOMKIT_GUEST_CACHE:-}" ]; then
   guest=$(dirname "$(tests/lab/guest.sh "$DOMKIT_GUEST_CACHE" | head -n1)")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-#! Builds target/debian/domkit_<version>-1_<arch>.deb from the release build with dpkg-deb
+#! Builds debian/domkit_<version>-1_<arch>.deb in cargo's target directory (target/ unless
+#! CARGO_TARGET_DIR or a cargo config says otherwise) from the release build with dpkg-deb
 #! and hand-written control files (`make install` lays out the tree), then runs lintian on
 #! it: any error fails the build. Needs dpkg-dev (dpkg-shlibdeps) and lintian (`make deps`).
 set -euo pipefail
@@ -9,14 +10,15 @@ version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 revision=1
 arch=$(dpkg --print-architecture)
 mapfile -t tools < <(make -s --no-print-directory print-tools)
-out=target/debian
+target=$(scripts/target-dir.sh)
+out=$target/debian
 stage=$out/stage
 deb=$out/domkit_${version}-${revision}_${arch}.deb
 # Dates in the package come from the last commit, so a rebuild of one commit is the same.
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
 rm -rf "$stage" && mkdir -p "$stage/DEBIAN"
-make -s --no-print-directory install DESTDIR="$PWD/$stage" PREFIX=/usr PROFILE=release
+make -s --no-print-directory install DESTDIR="$stage" PREFIX=/usr PROFILE=release TARGET_DIR="$target"
 
 # Debian policy: stripped binaries, compressed man pages and changelog, a copyright file.
 for t in "${tools[@]}"; do
@@ -61,7 +63,7 @@ trap 'rm -rf "$shlibs"' EXIT
 mkdir "$shlibs/debian"
 printf 'Source: domkit\n\nPackage: domkit\nArchitecture: any\n' > "$shlibs/debian/control"
 binaries=()
-for t in "${tools[@]}"; do binaries+=("-e$PWD/$stage/usr/bin/$t"); done
+for t in "${tools[@]}"; do binaries+=("-e$stage/usr/bin/$t"); done
 depends=$(cd "$shlibs" && dpkg-shlibdeps -O "${binaries[@]}" | sed -n 's/^shlibs:Depends=//p')
 
 cat > "$stage/DEBIAN/control" <<CONTROL

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 lab=${DOMKIT_DEMO_LAB:-/var/tmp/domkit-demo}
-bin=${DOMKIT_BIN:-target/release}
+bin=${DOMKIT_BIN:-$(scripts/target-dir.sh)/release}
 name=domkit-demo
 
 step() { printf '\n== %s\n' "$*"; }

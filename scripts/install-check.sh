@@ -52,3 +52,25 @@ if [ -n "$left" ]; then
   exit 1
 fi
 echo "install-check: $(expected | wc -l) files installed, all removed by make uninstall"
+
+# With CARGO_TARGET_DIR elsewhere (as many Rust users have it), make install takes the
+# tools from there, not from target/: stand-ins that say where they come from, in a
+# target folder of their own, so nothing is built twice.
+alt=$(mktemp -d /var/tmp/domkit-target.XXXXXX)
+trap 'rm -rf "$dest" "$alt"' EXIT
+mkdir "$alt/debug"
+for t in "${tools[@]}"; do
+  printf '#!/bin/sh\necho "%s from CARGO_TARGET_DIR"\n' "$t" > "$alt/debug/$t"
+  chmod 0755 "$alt/debug/$t"
+done
+[ "$(CARGO_TARGET_DIR=$alt scripts/target-dir.sh)" = "$alt" ] ||
+  { echo "install-check: scripts/target-dir.sh does not name CARGO_TARGET_DIR=$alt" >&2; exit 1; }
+CARGO_TARGET_DIR=$alt run_make install >/dev/null
+for t in "${tools[@]}"; do
+  said=$("$dest$prefix/bin/$t" 2>&1 || true)
+  [ "$said" = "$t from CARGO_TARGET_DIR" ] ||
+    { echo "install-check: with CARGO_TARGET_DIR=$alt, make install took $t from elsewhere ($said)" >&2; exit 1; }
+done
+CARGO_TARGET_DIR=$alt run_make uninstall >/dev/null
+[ -z "$(landed)" ] || { echo "install-check: make uninstall left files after the CARGO_TARGET_DIR install" >&2; exit 1; }
+echo "install-check: with CARGO_TARGET_DIR=$alt, make install took all ${#tools[@]} tools from there"

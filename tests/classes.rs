@@ -396,3 +396,34 @@ fn refusals_name_the_class_and_the_way_out() {
         assert!(err.to_string().contains(want), "{name}: {err}");
     }
 }
+
+/// libvirt's LXC driver starts a container with a block device attached (a device node
+/// inside it) and refuses any other disk (src/lxc/lxc_container.c, lxcContainerSetupDisk):
+/// install media for a container are taken only as block devices.
+#[test]
+fn a_container_takes_block_devices_as_install_media() {
+    let kind = KINDS.iter().find(|k| k.name == "lxc-container").unwrap();
+    let text = document(kind, kind.boot_styles[0], 0, "none");
+    let install = phases::rewrite(
+        kind.name,
+        &text,
+        &[
+            "--to",
+            "install",
+            "--install-disk",
+            "/dev/vg/seed,device=disk",
+        ],
+    )
+    .unwrap();
+    assert!(
+        install.contains("<source dev='/dev/vg/seed'/>"),
+        "{install}"
+    );
+    let err = phases::rewrite(
+        kind.name,
+        &text,
+        &["--to", "install", "--install-disk", "/var/lib/seed.img"],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("only block devices"), "{err}");
+}

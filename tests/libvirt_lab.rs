@@ -117,10 +117,59 @@ impl Lab {
 }
 
 impl Drop for Lab {
+    /// Stops the daemon and its guests. A passing test's folder goes; a failing test's
+    /// stays, and its path and the tails of the guests' QEMU logs and of libvirtd.log are
+    /// printed, so that a rare failure explains itself.
     fn drop(&mut self) {
-        lab_script("stop", &self.dir);
+        // No assert while unwinding: a second panic would abort before the logs print.
+        let stopped = Command::new(repo().join("tests/lab/libvirtd.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
+        if std::thread::panicking() {
+            eprintln!("{}", post_mortem(&self.dir));
+            return;
+        }
+        let stopped = stopped.expect("run tests/lab/libvirtd.sh");
+        assert!(
+            stopped.status.success(),
+            "libvirtd.sh stop {}: {}",
+            self.dir.display(),
+            String::from_utf8_lossy(&stopped.stderr)
+        );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// How many lines of each log a failed test prints.
+const LOG_TAIL: usize = 30;
+
+/// What a failed test leaves to read in its kept lab folder `dir`: the path, the end of
+/// every guest's QEMU log (cache/libvirt/qemu/log/NAME.log: QEMU's command line and why
+/// it exited) and of the daemon's log.
+fn post_mortem(dir: &Path) -> String {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir.join("cache/libvirt/qemu/log"))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                .collect()
+        })
+        .unwrap_or_default();
+    logs.sort();
+    logs.push(dir.join("libvirtd.log"));
+    let mut out = format!("lab folder kept for this failure: {}\n", dir.display());
+    for log in logs {
+        let text = std::fs::read(&log).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+        out += &format!("--- last {} lines of {}\n", tail.len(), log.display());
+        for line in tail {
+            out += line;
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn is_root() -> bool {
@@ -409,6 +458,122 @@ fn cdrom_install_then_boot_from_disk() {
 #[test]
 fn direct_kernel_install_then_boot_from_disk() {
     define_first_flow(Boot::Kernel);
+}
+
+/// `domxml-gen --serial file=PATH` keeps the guest's output in PATH and leaves the console
+/// to follow: the install's and the final boot's lines reach the file, appended, and
+/// dom-wait-shutdown's --expect and --console-log see them in both boots (issue 16.3).
+#[test]
+fn a_kept_serial_log_and_console_supervision_work_together() {
+    let lab = Lab::start();
+    let guest = guest();
+    let (name, uuid) = ("keptlog", new_uuid());
+    let disk = lab.disk(name);
+    let (fin, install) = configs(&lab, &guest, name, &uuid, Boot::Kernel, &disk);
+    assert!(
+        fin.contains("<serial type='pty'>") && fin.contains("append='on'/>"),
+        "{fin}"
+    );
+    let c = ["-c", lab.uri.as_str()];
+    tool("dom-define", &c, &fin).ok();
+
+    let boots = [
+        (install.as_str(), "DOMKIT-INSTALLER: disk written"),
+        ("", "DOMKIT-GUEST: booted from disk"),
+    ];
+    for (i, (xml, line)) in boots.into_iter().enumerate() {
+        let created = if xml.is_empty() {
+            tool("dom-create", &[&c[..], &[name]].concat(), "").ok()
+        } else {
+            tool("dom-create", &c, xml).ok()
+        };
+        let console = lab.dir.join(format!("{name}-{i}.console"));
+        let waited = tool(
+            "dom-wait-shutdown",
+            &[
+                "--timeout",
+                BOOT_DEADLINE,
+                "--expect",
+                line,
+                "--console-log",
+                console.to_str().unwrap(),
+            ],
+            &created.stdout,
+        );
+        let record = waited.ok().record();
+        assert_eq!(record["reason"], "shutdown", "{record}");
+        let followed = std::fs::read_to_string(&console).unwrap();
+        assert!(followed.contains(line), "boot {i}: console: {followed}");
+        assert!(
+            lab.serial(name).contains(line),
+            "boot {i}: kept log: {}",
+            lab.serial(name)
+        );
+    }
+    // One file across both boots: the installer's lines stay, the final boot's follow.
+    let serial = lab.serial(name);
+    let installed = serial.find("DOMKIT-INSTALLER: disk written").unwrap();
+    let booted = serial.find("DOMKIT-GUEST: booted from disk").unwrap();
+    assert!(installed < booted, "{serial}");
+}
+
+/// What cannot work is said before the waiter attaches: a user's own config whose serial
+/// port is a file cannot be followed (libvirt follows only a pty), so --expect is refused
+/// in one line with exit 3 and the guest is left alone; --screenshot on a guest without a
+/// video device says once that it will write nothing.
+#[test]
+fn supervision_a_guest_cannot_give_is_said_up_front() {
+    let lab = Lab::start();
+    let guest = guest();
+    let (name, uuid) = ("filecons", new_uuid());
+    let disk = lab.disk(name);
+    let (fin, install) = configs(&lab, &guest, name, &uuid, Boot::Kernel, &disk);
+    let as_file = |xml: &str| {
+        xml.replace("<serial type='pty'>", "<serial type='file'>")
+            .replace("<log file=", "<source path=")
+    };
+    let (fin, install) = (as_file(&fin), as_file(&install));
+    assert!(fin.contains("<serial type='file'>"), "{fin}");
+    let c = ["-c", lab.uri.as_str()];
+    tool("dom-define", &c, &fin).ok();
+    let created = tool("dom-create", &c, &install).ok();
+
+    let refused = tool(
+        "dom-wait-shutdown",
+        &["--timeout", BOOT_DEADLINE, "--expect", "disk written"],
+        &created.stdout,
+    );
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert!(refused.stdout.is_empty(), "{refused:?}");
+    assert_eq!(refused.stderr.lines().count(), 1, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("domain 'filecons': --expect reads the serial console")
+            && refused.stderr.contains("its console is type 'file'"),
+        "{refused:?}"
+    );
+    // The guest was left alone: its installer runs on, and its file still gets the output.
+    let shot = lab.dir.join("filecons.png");
+    let waited = tool(
+        "dom-wait-shutdown",
+        &[
+            "--timeout",
+            BOOT_DEADLINE,
+            "--screenshot",
+            shot.to_str().unwrap(),
+        ],
+        &created.stdout,
+    );
+    assert_eq!(waited.code, 0, "{waited:?}");
+    assert_eq!(waited.record()["reason"], "shutdown");
+    assert_eq!(
+        waited.stderr.matches("has no video device").count(),
+        1,
+        "{waited:?}"
+    );
+    assert!(!shot.exists());
+    assert!(lab.serial(name).contains("DOMKIT-INSTALLER: disk written"));
 }
 
 #[test]
@@ -725,8 +890,8 @@ fn make_j_installs_several_guests_and_a_rerun_does_nothing() {
 
 /// A direct-kernel lab guest for supervision tests: the installer's kernel command line
 /// carries `switches` (tests/lab/guest.sh: domkit.reboots=N, domkit.hang, domkit.fail);
-/// serial port 0 is a pty (for the console stream) whose output QEMU also appends to
-/// `{name}.serial` in the lab, across boots, so installer runs can be counted; `vnc` adds a
+/// `--serial file={name}.serial`: a pty (for the console stream) whose output QEMU also
+/// appends to that file in the lab, across boots, so installer runs can be counted; `vnc` adds a
 /// display (and so a video device) for screenshots.
 fn supervised_configs(
     lab: &Lab,
@@ -740,6 +905,7 @@ fn supervised_configs(
     let (kernel, initrd) = (format!("{g}/vmlinuz"), format!("{g}/installer.initrd"));
     let cmdline = format!("console=ttyS0 quiet loglevel=3 no_timer_check {switches}");
     let uuid = new_uuid();
+    let serial = format!("file={}", lab.dir.join(format!("{name}.serial")).display());
     let args = [
         "--name",
         name,
@@ -752,7 +918,7 @@ fn supervised_configs(
         "--disk",
         &disk,
         "--serial",
-        "pty",
+        &serial,
         "--graphics",
         if vnc { "vnc" } else { "none" },
         "--kernel",
@@ -763,16 +929,10 @@ fn supervised_configs(
         &cmdline,
     ];
     let fin = tool("domxml-gen", &args, "").ok().stdout;
-    let log = lab.dir.join(format!("{name}.serial"));
-    let fin = fin.replacen(
-        "<serial type='pty'>",
-        &format!(
-            "<serial type='pty'><log file='{}' append='on'/>",
-            log.display()
-        ),
-        1,
+    assert!(
+        fin.contains("<log file=") && fin.contains("append='on'"),
+        "{fin}"
     );
-    assert!(fin.contains("append='on'"), "{fin}");
     let install = tool("domxml-rewrite", &["--to", "install"], &fin)
         .ok()
         .stdout;
@@ -1296,6 +1456,44 @@ fn killed_run(lab: &Lab, guest: &Path, index: usize, kill_ms: u64) {
     );
     assert_eq!(install_state(lab, &name).as_deref(), Some("installed"));
     let _ = lab.conn().lookup(&name).map(|d| d.undefine());
+}
+
+/// A failed lab test keeps its lab folder and prints what explains the failure: here a
+/// guest whose QEMU exits at start (its kernel is not one), as QEMU did in the rare
+/// "process exited while connecting to monitor" failure of the killed-flow test.
+#[test]
+fn a_failed_lab_test_keeps_its_folder_and_shows_the_qemu_log() {
+    let kept = std::sync::Mutex::new(None);
+    let failed = std::panic::catch_unwind(|| {
+        let lab = Lab::start();
+        *kept.lock().unwrap() = Some(lab.dir.clone());
+        let guest = guest();
+        let (_, install) = supervised_configs(&lab, &guest, "nokernel", "", false);
+        // An initrd where the kernel should be: libvirt starts QEMU, which exits at once.
+        let kernel = format!("{}/vmlinuz", guest.display());
+        assert!(install.contains(&kernel), "{install}");
+        let install = install.replace(&kernel, &format!("{}/installer.initrd", guest.display()));
+        let create = tool("dom-create", &["-c", lab.uri.as_str()], &install);
+        assert_ne!(create.code, 0, "{create:?}");
+        panic!("the failure this test makes on purpose");
+    });
+    assert!(failed.is_err());
+    let dir = kept.into_inner().unwrap().unwrap();
+    assert!(
+        dir.join("libvirtd.log").exists(),
+        "{} is gone",
+        dir.display()
+    );
+    // What the dropped lab printed, made again from the kept folder.
+    let text = post_mortem(&dir);
+    assert!(
+        text.contains("nokernel.log")
+            && text.contains("-kernel ")
+            && text.contains("shutting down, reason=failed"),
+        "{text}"
+    );
+    lab_script("stop", &dir);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// SIGKILL at random moments of the flow (a few runs here; DOMKIT_KILL_RUNS=50 for the

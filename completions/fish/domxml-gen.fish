@@ -23,7 +23,7 @@ complete -c domxml-gen -l network -d 'A network interface: network=NAME | bridge
 complete -c domxml-gen -l graphics -d 'Graphics, with a USB tablet and a video card [default: none: a serial console instead, see --serial]' -r -f -a "none\t'No graphics'
 vnc\t'VNC'
 spice\t'SPICE'"
-complete -c domxml-gen -l serial -d 'A serial port: pty (log=PATH keeps a copy of its output), or file=PATH (output only). Either file is appended to, never truncated, so the installer\'s output survives later boots. Repeatable. [default with --graphics none and neither --serial nor --console: a pty serial port with a console on it]' -r
+complete -c domxml-gen -l serial -d 'A serial port: pty (log=PATH keeps a copy of its output), or file=PATH (its output kept in PATH: the same pty with a log, so that `virsh console` and dom-wait-shutdown\'s --expect, --fail-on and --console-log still read it). The log is appended to, never truncated, so the installer\'s output survives later boots. Repeatable. [default with --graphics none and neither --serial nor --console: a pty serial port with a console on it]' -r
 complete -c domxml-gen -s c -l connect -d 'Choose from this host\'s domain capabilities: kvm where it has KVM (else qemu), the machine, UEFI and secure boot where its firmware allows (refused where not), the CPU mode and the TPM emulator. Without -c nothing connects anywhere (not even to $LIBVIRT_DEFAULT_URI). Not read from --spec' -r
 complete -c domxml-gen -l bootloader -d 'The final config\'s host-side bootloader (Xen paravirt: pygrub)' -r
 complete -c domxml-gen -l bootloader-args -d 'Arguments for --bootloader' -r

@@ -17,7 +17,7 @@
 # append='on'). It also checks that the final config no longer carries the install media.
 #
 # Environment:
-#   DOMKIT_BIN               the tools (default: target/release)
+#   DOMKIT_BIN               the tools (default: release/ in cargo's target directory)
 #   DOMKIT_ACCEPTANCE_LAB    the lab daemon's folder (default /var/tmp/domkit-acc; at most
 #                            40 characters, see tests/lab/libvirtd.sh); made afresh
 #   DOMKIT_ACCEPTANCE_CACHE  built media, kept between runs (default /var/tmp/domkit-acceptance)
@@ -44,7 +44,7 @@ for v in "$@"; do
 done
 
 cd "$(dirname "$0")/../.."
-bin=$(realpath -m -- "${DOMKIT_BIN:-target/release}")
+bin=$(realpath -m -- "${DOMKIT_BIN:-$(scripts/target-dir.sh)/release}")
 lab=${DOMKIT_ACCEPTANCE_LAB:-/var/tmp/domkit-acc}
 cache=${DOMKIT_ACCEPTANCE_CACHE:-/var/tmp/domkit-acceptance}
 install_timeout=${DOMKIT_INSTALL_TIMEOUT:-3600}
@@ -92,12 +92,13 @@ new_disk() {
   printf '%s\n' "$disk"
 }
 
-# serial_appends NAME: domxml-gen opened the serial file with append='on', so the
-# installer's log survives the final boot.
+# serial_appends NAME: domxml-gen kept the serial output in a log opened with
+# append='on' (on a pty serial port, which --expect can follow), so the installer's log
+# survives the final boot.
 serial_appends() {
   local xml="$vms/$1.xml" log="$vms/$1.serial.log"
-  grep -q "<source path='$log' append='on'/>" "$xml" ||
-    die "$xml: domxml-gen wrote no append='on' serial file $log"
+  grep -q "<log file='$log' append='on'/>" "$xml" ||
+    die "$xml: domxml-gen wrote no append='on' serial log $log"
 }
 
 # install NAME: the documented flow up to the installer's stop; prints its seconds.

@@ -47,6 +47,56 @@ pub fn follow(
     Ok(())
 }
 
+/// What a running guest offers a waiter, read from its live XML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offers {
+    /// The type of the character device [`follow`] opens (libvirt's default console:
+    /// qemuDomainOpenConsole takes the first `<console>`, else the first `<serial>`), or
+    /// `None` without either. Only `pty` can be followed: libvirt refuses any other
+    /// ("character device console0 is not using a PTY").
+    pub console: Option<String>,
+    /// A video device, without which a screenshot has no screen (qemuDomainScreenshot:
+    /// "no screens to take screenshot from").
+    pub video: bool,
+}
+
+impl Offers {
+    /// Reads them from a domain's XML.
+    ///
+    /// # Errors
+    /// Malformed XML.
+    pub fn of_xml(xml: &str) -> crate::error::Result<Offers> {
+        let doc = crate::xml::Document::parse("live XML", xml)?;
+        let Some(devices) = crate::xml::domain::devices(&doc) else {
+            return Ok(Offers {
+                console: None,
+                video: false,
+            });
+        };
+        let console = doc
+            .child(devices, "console")
+            .or_else(|| doc.child(devices, "serial"))
+            .map(|c| doc.attr(c, "type").unwrap_or("pty").to_string());
+        let video = doc.children_named(devices, "video").any(|v| {
+            doc.child(v, "model")
+                .and_then(|m| doc.attr(m, "type"))
+                .is_none_or(|t| t != "none")
+        });
+        Ok(Offers { console, video })
+    }
+
+    /// Reads them from a running domain.
+    ///
+    /// # Errors
+    /// libvirt's error, as a message, or malformed XML.
+    pub fn of(dom: &Domain) -> Result<Offers, String> {
+        let xml = dom
+            .xml_desc(0)
+            .map_err(|e| crate::libvirt::connect::one_line(e.message()))?;
+        Offers::of_xml(&xml).map_err(|e| e.to_string())
+    }
+}
+
 /// A screenshot of the domain's first screen, as PNG bytes.
 ///
 /// # Errors
@@ -161,6 +211,31 @@ pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_default_console_and_a_screen_are_read_from_the_live_xml() {
+        let offers = |devices: &str| {
+            Offers::of_xml(&format!("<domain><devices>{devices}</devices></domain>")).unwrap()
+        };
+        let file = offers(
+            "<serial type='file'><source path='/l'/></serial><console type='file'><target type='serial'/></console>",
+        );
+        assert_eq!(file.console.as_deref(), Some("file"));
+        assert!(!file.video);
+        let pty = offers(
+            "<serial type='pty'><log file='/l' append='on'/></serial><video><model type='vga'/></video>",
+        );
+        assert_eq!(pty.console.as_deref(), Some("pty"));
+        assert!(pty.video);
+        let none = offers("<video><model type='none'/></video>");
+        assert_eq!(
+            none,
+            Offers {
+                console: None,
+                video: false
+            }
+        );
+    }
     use super::*;
 
     #[test]

@@ -76,34 +76,50 @@ impl BootFacts {
         })
     }
 
-    /// A Xen paravirtualized guest (PV or PVH): it boots a kernel, never a device.
-    pub fn xen_pv(&self) -> bool {
-        matches!(self.os_type.as_str(), "xen" | "linux" | "xenpvh")
-    }
-
-    /// Why this guest cannot boot `method`, or `None` when it can.
+    /// Why this guest cannot boot `method`, or `None` when it can. Each refusal names a
+    /// config libvirt cannot boot, and the comment beside it the driver code that says so.
     pub fn refusal(&self, method: Method) -> Option<String> {
         let what = method.what();
         let kernel_instead = "install with --kernel/--initrd";
-        if self.os_type == "exe" {
+        // libvirt's parser keeps only <init> and its kin in an <os><type>exe</type>: a
+        // <kernel> or <boot dev> is dropped when the config is defined (virsh define, then
+        // dumpxml, on libvirt 9.0), and a container starts no firmware to boot a device.
+        // Install media alone are not refused: the container starts with them attached.
+        if self.os_type == "exe" && method != Method::Media {
             return Some(format!(
                 "a container (<os><type>exe</type>) runs its own init and cannot {what}: there is no installer boot to configure"
+            ));
+        }
+        // src/vz/vz_sdk.c, prlsdkCheckUnsupportedParams: the vz driver refuses any
+        // <on_reboot> but restart, so no install phase (<on_reboot>destroy</on_reboot>)
+        // can start there; nor does it implement virDomainCreateXML (virt-install's
+        // `_manual_transient_create` says so).
+        if self.domain_type == "vz" {
+            return Some(format!(
+                "libvirt's Virtuozzo driver refuses <on_reboot>destroy</on_reboot> and one-off starts, so no install phase can {what} there"
             ));
         }
         let driver = match self.domain_type.as_str() {
             "vmware" => Some("VMware"),
             "hyperv" => Some("Hyper-V"),
             "vbox" => Some("VirtualBox"),
-            "vz" => Some("Virtuozzo"),
             "bhyve" => Some("bhyve"),
             _ => None,
         };
         match method {
             Method::Media => None,
+            // None of these drivers reads <os><kernel>: src/vmx/vmx.c (VMware) and
+            // src/hyperv/hyperv_driver.c write no kernel into the VM they make,
+            // src/vbox/vbox_common.c sets only the boot device order, and bhyve boots
+            // through bhyveload, grub-bhyve (<bootloader>) or UEFI (<loader>) only
+            // (src/bhyve/bhyve_command.c, virBhyveProcessBuildLoadCmd).
             Method::Kernel => driver.map(|d| {
                 format!("libvirt's {d} driver cannot boot a kernel directly; install from --cdrom")
             }),
             Method::Cdrom | Method::Network => {
+                // src/libxl/libxl_conf.c, libxlMakeDomBuildInfo: only the HVM branch reads
+                // the boot order (b_info->u.hvm.boot); a PV guest boots its kernel or a
+                // bootloader on its first disk, and a PVH guest its kernel.
                 let pv = match self.os_type.as_str() {
                     "xen" | "linux" => Some("a Xen PV guest"),
                     "xenpvh" => Some("a Xen PVH guest"),
@@ -119,17 +135,27 @@ impl BootFacts {
                     return Some(format!("{kind} cannot {what}; {kernel_instead}"));
                 }
                 match self.domain_type.as_str() {
+                    // src/ch/ch_monitor.c, virCHMonitorBuildPayloadJson: "Kernel image
+                    // path in this domain is not defined" without <kernel>; Cloud
+                    // Hypervisor boots that image (a kernel or a firmware such as
+                    // hypervisor-fw), never a device.
                     "ch" => {
                         return Some(format!(
                             "a Cloud Hypervisor guest boots only a kernel or a firmware image and cannot {what}; {kernel_instead}"
                         ));
                     }
+                    // src/vmx/vmx.c (virVMXFormatConfig) writes no bios.bootOrder, and
+                    // src/hyperv/hyperv_driver.c sets no boot order on the VM it defines:
+                    // neither driver can put the install device first.
                     "vmware" | "hyperv" => {
                         return Some(format!(
                             "libvirt's {} driver ignores the boot order, so the install device cannot be put first; set the boot order in the hypervisor itself",
                             driver.unwrap_or_default()
                         ));
                     }
+                    // src/bhyve/bhyve_command.c: without a <loader>, bhyveload loads the
+                    // kernel from the one boot disk or CD-ROM (virBhyveGetBootDisk); a
+                    // network boot needs UEFI.
                     "bhyve" if method == Method::Network && !self.firmware => {
                         return Some(
                             "bhyve without a UEFI <loader> (bhyveload) cannot boot from the network; add a <loader> or install from --cdrom".into(),
@@ -137,6 +163,9 @@ impl BootFacts {
                     }
                     _ => {}
                 }
+                // QEMU's machines for these architectures (arm virt, riscv virt, ...)
+                // start only -kernel, -bios or pflash: libvirt starts the guest, and
+                // nothing boots the device.
                 match &self.arch {
                     Some(arch)
                         if !self.firmware
@@ -201,13 +230,19 @@ mod tests {
         assert!(pvh.refusal(Method::Network).unwrap().contains("Xen PVH"));
         let lxc =
             facts("<domain type='lxc'><os><type>exe</type><init>/sbin/init</init></os></domain>");
+        for m in [Method::Cdrom, Method::Network, Method::Kernel] {
+            assert!(lxc.refusal(m).unwrap().contains("container"), "{m:?}");
+        }
+        // The container starts with install media attached (block devices: see install).
+        assert_eq!(lxc.refusal(Method::Media), None);
+        let vz = facts("<domain type='vz'><os><type>hvm</type></os></domain>");
         for m in [
             Method::Cdrom,
             Method::Network,
             Method::Kernel,
             Method::Media,
         ] {
-            assert!(lxc.refusal(m).unwrap().contains("container"), "{m:?}");
+            assert!(vz.refusal(m).unwrap().contains("Virtuozzo"), "{m:?}");
         }
         let arm = facts(
             "<domain type='kvm'><os><type arch='aarch64' machine='virt'>hvm</type><kernel>/k</kernel></os></domain>",

@@ -36,9 +36,14 @@ pub fn to_final(source: &str, text: &str) -> Result<String> {
     // `_build_postboot_xml` -> `set_smbios_serial_cloudinit`: cloud-init's ds=nocloud.
     patches.extend(drop_cloud_init_smbios(&doc)?);
     let install = InstallBoot::of(&doc);
-    // Containers and Xen paravirt guests have no boot order (`_can_set_guest_bootorder`).
+    // `_can_set_guest_bootorder` gives every guest but a container a final boot order,
+    // Xen paravirt ones included. Not here: libvirt's schema has no `<boot dev>` for a
+    // Xen PV or PVH `<os>` (domaincommon.rng, `osxen`), and libxl reads the boot order
+    // of HVM guests only (src/libxl/libxl_conf.c, libxlMakeDomBuildInfo), so virt-install's
+    // `<boot dev='hd'/>` there fails validation and changes nothing. A PV guest with
+    // neither a kernel nor a `<bootloader>` boots pygrub (see `tools::rewrite`).
     if facts.os_type == "hvm" {
-        patches.extend(final_boot_order(&doc, &install)?);
+        patches.extend(final_boot_order(&doc, &install, &facts)?);
     }
     // `_remove_install_cdrom_media`, `_remove_unattended_install_cdrom_device`.
     for drive in ejected_drives(&doc, &install) {
@@ -177,15 +182,24 @@ fn drop_cloud_init_smbios(doc: &Document<'_>) -> Result<Vec<Patch>> {
 /// The final boot order: `set_install_defaults` gives the final config
 /// `_build_boot_order(_get_postinstall_bootdev())`, in the style the install config uses
 /// (per-device orders unless it has a boot list; newer virt-install writes per-device
-/// orders, which an install booting a kernel lacks altogether).
-fn final_boot_order(doc: &Document<'_>, install: &InstallBoot) -> Result<Vec<Patch>> {
+/// orders, which an install booting a kernel lacks altogether). Without either, the
+/// style is the driver's: `can_use_device_boot_order` (virtinst/support.py
+/// `conn_device_boot_order`) holds for QEMU only, so Xen and the others get the list.
+fn final_boot_order(
+    doc: &Document<'_>,
+    install: &InstallBoot,
+    facts: &BootFacts,
+) -> Result<Vec<Patch>> {
     let has_disk = !domain::hard_disks(doc).is_empty();
     let postinstall = postinstall_bootdev(doc, install, has_disk);
     let mut list = vec![postinstall.clone()];
     if has_disk && postinstall != "hd" {
         list.push("hd".to_string());
     }
-    if !install.list.is_empty() {
+    // A document without a type or an <os> (libvirt needs both) keeps per-device orders.
+    let device_orders = matches!(facts.domain_type.as_str(), "kvm" | "qemu" | "test" | "");
+    let list_style = install.first_device.is_none() && !device_orders && domain::os(doc).is_some();
+    if !install.list.is_empty() || list_style {
         let devs: Vec<&str> = list.iter().map(String::as_str).collect();
         return edit::set_os_boot(doc, &devs);
     }

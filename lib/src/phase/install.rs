@@ -292,6 +292,15 @@ impl Plan<'_, '_> {
             "disk"
         };
         let disk = DiskSpec::parse("--install-disk", spec, default_device)?;
+        // libvirt's LXC driver makes a device node of a block device, and refuses any
+        // other disk when the container starts (src/lxc/lxc_container.c,
+        // lxcContainerSetupDisk: "Can't setup disk for non-block device").
+        if self.facts.domain_type == "lxc" && !disk.path.starts_with("/dev/") {
+            return Err(Error::Edit(format!(
+                "{}: --install-disk '{spec}': a container (<os><type>exe</type>) under libvirt's LXC driver takes only block devices (/dev/...) as disks",
+                doc.source
+            )));
+        }
         let (bus, target) = match (&disk.bus, &disk.target) {
             (None, None) => {
                 let (bus, target) = self.targets.claim_new(doc, &disk.device)?;

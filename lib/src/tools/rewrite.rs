@@ -37,17 +37,22 @@ pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --disk /var/lib/v
 /// install config the way virt-install writes it (boot order back to the disk, the booted
 /// install CD-ROM and virt-install's seeds ejected, Windows media kept, the installer's
 /// kernel, initrd and cmdline and cloud-init's SMBIOS serial dropped, the on_reboot it
-/// added removed), and gives a final config back unchanged. --to install needs the install
+/// added removed; a Xen PV guest then boots pygrub, libvirt's default when it names
+/// neither a kernel nor a bootloader), and gives a final config back unchanged. A Xen PVH
+/// install config's final config needs --bootloader or --kernel: libvirt has no default
+/// for PVH. --to install needs the install
 /// method flags; it records the final profile, so a later --to final gives back the
 /// original document byte for byte. New install method flags on a document that records a
 /// profile are applied, and the profile recorded anew.
 ///
 /// --to install refuses, in one line, a method the guest cannot boot: a container
-/// (<os><type>exe</type>) boots no installer; Xen PV and PVH guests, and Cloud Hypervisor
-/// guests, boot only a kernel (--kernel); libvirt's VMware and Hyper-V drivers ignore the
-/// boot order; an architecture without built-in firmware (aarch64, riscv64, ...) boots a
-/// CD-ROM or the network only with <os firmware='efi'> or a <loader>; libvirt's VMware,
-/// Hyper-V, VirtualBox, Virtuozzo and bhyve drivers cannot boot a kernel directly. A CD-ROM
+/// (<os><type>exe</type>) boots no installer (under LXC, install media must be block
+/// devices); Xen PV and PVH guests, and Cloud Hypervisor guests, boot only a kernel
+/// (--kernel); libvirt's VMware and Hyper-V drivers ignore the boot order; an
+/// architecture without built-in firmware (aarch64, riscv64, ...) boots a CD-ROM or the
+/// network only with <os firmware='efi'> or a <loader>; libvirt's VMware, Hyper-V,
+/// VirtualBox and bhyve drivers cannot boot a kernel directly; libvirt's Virtuozzo driver
+/// refuses every install phase (<on_reboot>destroy</on_reboot>). A CD-ROM
 /// or network install of a guest that boots a kernel directly moves its kernel, initrd,
 /// cmdline and dtb into the recorded profile, and the install device always boots first.
 ///
@@ -322,8 +327,15 @@ fn change_phase(source: &str, text: &str, args: &Args) -> Result<(String, bool)>
     Ok((out, true))
 }
 
-/// A Xen paravirt guest boots no device: once its installer's kernel is gone, the final
-/// config must boot something else (a bootloader such as pygrub, or a kernel of its own).
+/// A Xen PVH guest boots no device: once its installer's kernel is gone, the final config
+/// must boot something else (a bootloader such as pygrub, or a kernel of its own). A PV
+/// guest needs neither: libvirt's libxl driver boots pygrub when a PV config names
+/// neither a kernel nor a `<bootloader>` (src/libxl/libxl_conf.c, libxlMakeDomBuildInfo:
+/// "for compatibility with the legacy xen toolstack, default to pygrub"), which is the
+/// final config virt-install writes (less its `<boot dev='hd'/>`, see
+/// `derive::to_final`). Its PVH branch has no such default, and libxl
+/// builds a PVH guest only from a kernel (tools/libs/light/libxl_dom.c,
+/// libxl__domain_firmware: "PVH should always have a set kernel at this point").
 fn check_boots_after_install(source: &str, derived: &str, args: &Args) -> Result<()> {
     let doc = Document::parse(source, derived)?;
     let facts = BootFacts::of(&doc)?;
@@ -331,9 +343,9 @@ fn check_boots_after_install(source: &str, derived: &str, args: &Args) -> Result
         || doc.child(0, "bootloader").is_some()
         || args.bootloader.as_deref().is_some_and(|b| !b.is_empty())
         || args.media.kernel.as_deref().is_some_and(|k| !k.is_empty());
-    if facts.xen_pv() && !boots {
+    if facts.os_type == "xenpvh" && !boots {
         return Err(Error::Edit(format!(
-            "{source}: the final config of a Xen PV install boots neither a kernel nor a bootloader; give --bootloader (e.g. /usr/bin/pygrub) or --kernel"
+            "{source}: the final config of a Xen PVH install boots neither a kernel nor a bootloader, and libvirt's libxl driver defaults to pygrub for PV guests only; give --bootloader (e.g. /usr/bin/pygrub) or --kernel"
         )));
     }
     Ok(())

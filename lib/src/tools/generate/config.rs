@@ -332,9 +332,12 @@ fn serial_target(port: &str) -> Fragment {
         .attr("port", port)
 }
 
-/// One `--serial`: `pty[,log=PATH]` or `file=PATH`. Files are opened with
-/// `append='on'`: libvirt truncates them on every start otherwise, and the final boot
-/// would erase the installer's output.
+/// One `--serial`: `pty[,log=PATH]` or `file=PATH`, which is `pty,log=PATH`: libvirt
+/// follows only a pty console (virsh console, dom-wait-shutdown --expect: "character
+/// device console0 is not using a PTY" for a `<serial type='file'>`), and its chardev
+/// `<log>` keeps the same output in the file. Logs are opened with `append='on'`:
+/// libvirt truncates them on every start otherwise, and the final boot would erase the
+/// installer's output.
 fn serial(spec: &str, port: usize) -> Result<Fragment> {
     let target = Fragment::new("target").attr("port", port.to_string());
     let bad = || {
@@ -345,30 +348,23 @@ fn serial(spec: &str, port: usize) -> Result<Fragment> {
     let mut parts = spec.split(',');
     let first = parts.next().unwrap_or_default();
     let rest: Vec<&str> = parts.collect();
-    match first.split_once('=') {
-        None if first == "pty" => {
-            let mut serial = Fragment::new("serial").attr("type", "pty");
-            for part in rest {
-                match part.split_once('=') {
-                    Some(("log", path)) if !path.is_empty() => {
-                        serial = serial
-                            .child(Fragment::new("log").attr("file", path).attr("append", "on"));
-                    }
-                    _ => return Err(bad()),
-                }
-            }
-            Ok(serial.child(target))
-        }
-        Some(("file", path)) if !path.is_empty() && rest.is_empty() => Ok(Fragment::new("serial")
-            .attr("type", "file")
-            .child(
-                Fragment::new("source")
-                    .attr("path", path)
-                    .attr("append", "on"),
-            )
-            .child(target)),
-        _ => Err(bad()),
+    let log = match first.split_once('=') {
+        None if first == "pty" => match rest.as_slice() {
+            [] => None,
+            [part] => match part.split_once('=') {
+                Some(("log", path)) if !path.is_empty() => Some(path),
+                _ => return Err(bad()),
+            },
+            _ => return Err(bad()),
+        },
+        Some(("file", path)) if !path.is_empty() && rest.is_empty() => Some(path),
+        _ => return Err(bad()),
+    };
+    let mut serial = Fragment::new("serial").attr("type", "pty");
+    if let Some(path) = log {
+        serial = serial.child(Fragment::new("log").attr("file", path).attr("append", "on"));
     }
+    Ok(serial.child(target))
 }
 
 /// `--graphics`, with a USB tablet (absolute pointing: the pointer follows the client's)

@@ -142,10 +142,12 @@ pub struct Args {
     /// instead, see --serial].
     #[arg(long, value_enum, help_heading = "Devices")]
     pub graphics: Option<Graphics>,
-    /// A serial port: pty (log=PATH keeps a copy of its output), or file=PATH (output
-    /// only). Either file is appended to, never truncated, so the installer's output
-    /// survives later boots. Repeatable. [default with --graphics none and neither
-    /// --serial nor --console: a pty serial port with a console on it].
+    /// A serial port: pty (log=PATH keeps a copy of its output), or file=PATH (its
+    /// output kept in PATH: the same pty with a log, so that `virsh console` and
+    /// dom-wait-shutdown's --expect, --fail-on and --console-log still read it). The log
+    /// is appended to, never truncated, so the installer's output survives later boots.
+    /// Repeatable. [default with --graphics none and neither --serial nor --console: a
+    /// pty serial port with a console on it].
     #[arg(
         long,
         value_name = "pty[,log=PATH]|file=PATH",

@@ -21,6 +21,53 @@ pub(super) const CONSOLE_DRAIN: Duration = Duration::from_secs(2);
 /// Longest console line kept for `--fail-on` / `--expect` (longer ones are cut).
 pub(super) const LINE_MAX: usize = 4096;
 
+/// Before a running domain's console is followed: one whose console libvirt cannot follow
+/// (only a pty can be) is refused in one line when --expect, --fail-on or --console-log
+/// needs it, rather than failing once attached; one without a screen is named once on
+/// stderr for --screenshot.
+///
+/// # Errors
+/// `BadInput` naming the domain and the flag that needs a pty console.
+pub(super) fn check_offers(args: &Args, conn: &Conn, dom: &Domain, name: &str) -> Result<()> {
+    let console_flag = [
+        ("--expect", args.expect.is_some()),
+        ("--fail-on", args.fail_on.is_some()),
+        ("--console-log", args.console_log.is_some()),
+    ]
+    .into_iter()
+    .find_map(|(flag, on)| on.then_some(flag));
+    if console_flag.is_none() && args.screenshot.is_none() {
+        return Ok(());
+    }
+    let Ok(offers) = console::Offers::of(dom) else {
+        return Ok(());
+    };
+    if let Some(flag) = console_flag
+        && offers.console.as_deref() != Some("pty")
+    {
+        let kind = match &offers.console {
+            Some(kind) => format!("its console is type '{kind}'"),
+            None => "it has no console".to_string(),
+        };
+        return Err(Error::BadInput {
+            location: crate::error::Location {
+                source: format!("{}: domain '{name}'", conn.shown),
+                line_col: None,
+            },
+            message: format!(
+                "{flag} reads the serial console, which libvirt follows only on a pty, and {kind}: give it <serial type='pty'> with <log file='PATH' append='on'/> to keep its output (domxml-gen --serial file=PATH does)"
+            ),
+        });
+    }
+    if args.screenshot.is_some() && !offers.video {
+        crate::cli::write_err(&format!(
+            "dom-wait-shutdown: {}: domain '{name}' has no video device: --screenshot writes no picture of it\n",
+            conn.shown
+        ));
+    }
+    Ok(())
+}
+
 /// Follows a running domain's console when --expect, --fail-on or --console-log asks for
 /// it, its bytes tagged with the watch's `index`, and opens the --console-log file.
 ///

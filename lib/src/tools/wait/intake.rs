@@ -190,7 +190,15 @@ impl Supervisor<'_, '_> {
             return self.out.emit(&Record::of(conn, &dom, "already-installed")?);
         }
         match look(conn, watch) {
-            Ok(Seen::Live(state)) => watch.state = state,
+            Ok(Seen::Live(state)) => {
+                watch.state = state;
+                // Refused before any console is followed (a running guest only: a stopped
+                // or vanished one is reported as it is).
+                if let Ok(dom) = conn.lookup(&watch.target.key) {
+                    let name = dom.name().unwrap_or_else(|_| watch.name.clone());
+                    console::check_offers(self.args, conn, &dom, &name)?;
+                }
+            }
             Ok(Seen::Stopped(state, reason)) => {
                 let args = self.args;
                 return self

@@ -65,9 +65,13 @@ pub const EXAMPLES: &str = "Examples:\n  dom-create ./install.xml | dom-wait-shu
 /// waits for an answer nobody gives otherwise waits for ever. --reboots N ends the install
 /// at the guest's Nth reset (for an install config with on_reboot=restart: Windows and
 /// UEFI shims reset during an install); --expect, --fail-on, --console-log read the serial
-/// console (a pty: <serial type='pty'>) from the moment the wait starts; --screenshot
-/// keeps a picture of the display for a timeout, stall or abnormal stop. A guest that
-/// stalls, times out or prints a --fail-on match is left running for inspection.
+/// console from the moment the wait starts: libvirt follows only a pty (<serial
+/// type='pty'>, with <log file='PATH' append='on'/> to keep a copy, as domxml-gen --serial
+/// file=PATH writes), so a running guest whose console is not one is refused at its first
+/// look (exit 3), before its console is followed; --screenshot keeps a picture of the
+/// display for a timeout, stall or abnormal stop (a guest without a video device is named
+/// on stderr once). A guest that stalls, times out or prints a --fail-on match is left
+/// running for inspection.
 ///
 /// A domain whose install state (see dom-create) is "installing" is marked "installed"
 /// after a clean stop, "failed" otherwise; a record with action "already-installed"
