@@ -483,6 +483,10 @@ impl Supervisor<'_, '_> {
             let Some(conn) = self.sessions[watch.session].conn.as_ref() else {
                 continue;
             };
+            // Passed on at once, unwatched (see first_look).
+            if watch.target.action.as_deref() == Some("already-installed") {
+                continue;
+            }
             // A domain that is gone or stopped is the first look's to report.
             let Ok(dom) = conn.lookup(&watch.target.key) else {
                 continue;
