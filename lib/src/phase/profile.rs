@@ -513,7 +513,19 @@ fn swapped_text(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Re
                 moved.push((i, patch.range.start));
                 (patch, swapped)
             }
-            (None, None) => continue,
+            // The slot stands for an element the active config has; without it, the swap
+            // could not record it back, and the next swap would lose it.
+            (None, None) => {
+                return Err(bad(
+                    doc,
+                    located.element,
+                    &format!(
+                        "slot '{}' is for an element of this config, which is not there: {}",
+                        slot.key,
+                        domain::why_no_element(doc, &slot.key)
+                    ),
+                ));
+            }
         };
         patches.push(patch);
         new_slots[i] = Some(swapped);
@@ -624,6 +636,29 @@ fn check_swapped(
         )
     })?;
     let keys = domain::Keys::new(&swapped);
+    // What a slot brought in answers to the rules input does: a slot holding an <os> with
+    // two <type> would give a document that domkit, like libvirt, refuses.
+    if let Some((second, why)) = domain::second_of_a_single(&swapped) {
+        let mut outer = second;
+        while let Some(p) = swapped
+            .el(outer)
+            .parent
+            .filter(|&p| keys.key(outer).is_none() && p != 0)
+        {
+            outer = p;
+        }
+        let brought = keys.key(outer).filter(|k| {
+            located
+                .profile
+                .slots
+                .iter()
+                .any(|s| s.key == *k && s.recorded.is_some())
+        });
+        let what = brought.map_or("its slots bring in".to_string(), |k| {
+            format!("slot '{k}' brings in")
+        });
+        return Err(bad(doc, located.element, &format!("{what} {why}")));
+    }
     for slot in located
         .profile
         .slots
