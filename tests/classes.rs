@@ -380,7 +380,7 @@ fn refusals_name_the_class_and_the_way_out() {
         (
             "kvm-aarch64-direct-kernel",
             Method::Cdrom,
-            "an aarch64 guest can boot a CD-ROM only through firmware",
+            "a guest with arch='aarch64' can boot a CD-ROM only through firmware",
         ),
         ("cloud-hypervisor", Method::Cdrom, "Cloud Hypervisor"),
         (

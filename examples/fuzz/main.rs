@@ -6,7 +6,8 @@
 //! `--mutant INDEX` replays one alone. Every mutant runs the XML parser and one
 //! `domxml-rewrite` flag set (or `domxml-gen` on a JSON spec, or the record reader), and
 //! is judged by `oracle`: no panic, no hang (a watchdog), Ok output well-formed when the
-//! input was, no Ok on input an independent parser rejects. Failing inputs are saved
+//! input was, no Ok on input an independent parser rejects, a swap keeps every slot,
+//! every refusal's message is one line. Failing inputs are saved
 //! under --out with a one-line reproduction; the first of each kind is minimized.
 //!
 //! Options (after `--`):
@@ -231,7 +232,7 @@ impl Fuzzer<'_> {
     fn check(&mut self, op: Op, input: &str, verdict: &Verdict, label: &str) -> usize {
         let outcome = self.run_op(op, input);
         let ops = self.ops;
-        let findings = oracle::check(op, verdict, &outcome, &|op, out| ops.run(op, out));
+        let findings = oracle::check(op, input, verdict, &outcome, &|op, out| ops.run(op, out));
         let n = findings.len();
         for finding in findings {
             self.record(finding, input, label);
@@ -292,9 +293,11 @@ impl Fuzzer<'_> {
             running.begin(finding.op);
             let outcome = ops.run(finding.op, candidate);
             running.end();
-            oracle::check(finding.op, &verdict, &outcome, &|op, out| ops.run(op, out))
-                .iter()
-                .any(|f| f.signature == finding.signature)
+            oracle::check(finding.op, candidate, &verdict, &outcome, &|op, out| {
+                ops.run(op, out)
+            })
+            .iter()
+            .any(|f| f.signature == finding.signature)
         };
         minimize::minimize(input, &mut fails, 3000)
     }
@@ -411,6 +414,7 @@ impl Fuzzer<'_> {
             Class::InternalError,
             Class::SwapNotInvolution,
             Class::NotIdempotent,
+            Class::MessageNotOneLine,
         ] {
             let (kinds, count) = by_class.get(&class).copied().unwrap_or_default();
             println!("{:<26} {count:>9} failures, {kinds} kinds", class.name());
@@ -486,7 +490,7 @@ fn main() {
             Outcome::Ok(Some(out)) => writeln!(stdout, "Ok, output:\n{out}"),
             other => writeln!(stdout, "{other:?}"),
         };
-        let findings = oracle::check(op, &verdict, &outcome, &|op, out| ops.run(op, out));
+        let findings = oracle::check(op, &input, &verdict, &outcome, &|op, out| ops.run(op, out));
         for f in &findings {
             let _ = writeln!(stdout, "FINDING {}: {}", f.signature, f.detail);
         }

@@ -60,6 +60,9 @@ pub enum Class {
     SwapNotInvolution,
     /// `--to final` (or `--to install`) on its own output changed it again.
     NotIdempotent,
+    /// A refusal's message holds a character that starts a new line or drives a terminal
+    /// (CR, LF, ESC, U+2028, ...): every message must stay one line.
+    MessageNotOneLine,
 }
 
 impl Class {
@@ -73,6 +76,7 @@ impl Class {
             Class::InternalError => "internal-error",
             Class::SwapNotInvolution => "swap-not-involution",
             Class::NotIdempotent => "not-idempotent",
+            Class::MessageNotOneLine => "message-not-one-line",
         }
     }
 }
@@ -94,6 +98,7 @@ pub struct Finding {
 /// `run` runs another operation on an output, for the involution and idempotence checks.
 pub fn check(
     op: Op,
+    input: &str,
     input_verdict: &Verdict,
     outcome: &Outcome,
     run: &dyn Fn(Op, &str) -> Outcome,
@@ -114,6 +119,13 @@ pub fn check(
             add(Class::Panic, panic_signature(message), message.clone());
         }
         Outcome::Err(message) => {
+            if let Some(c) = message.chars().find(|&c| breaks_the_line(c)) {
+                add(
+                    Class::MessageNotOneLine,
+                    format!("{} U+{:04X}", op_kind(op), c as u32),
+                    message.clone(),
+                );
+            }
             let internal = message.contains("internal error") || message.contains("please report");
             if internal && *input_verdict == Verdict::Good {
                 add(
@@ -147,6 +159,14 @@ pub fn check(
                         Class::NotWellFormed,
                         format!("{} output {kind}", op_kind(op)),
                         format!("{} gave output roxmltree rejects ({kind})", op.label()),
+                    );
+                } else if op.label() == "swap" && slots(input) != slots(output) {
+                    // A swap trades each slot's element with the active one: it keeps
+                    // every slot, or a later swap cannot restore what it dropped.
+                    add(
+                        Class::SwapNotInvolution,
+                        "a slot dropped".into(),
+                        format!("slots {:?} -> {:?}", slots(input), slots(output)),
                     );
                 } else if op.label() == "swap" {
                     // A swapped document is in domkit's own form: from there, two more
@@ -194,6 +214,30 @@ pub fn check(
         }
     }
     found
+}
+
+/// Whether `c` starts a new line or drives a terminal: control characters but tab, the
+/// line and paragraph separators.
+fn breaks_the_line(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// How many slots of domkit's profile namespace `text` holds (`None`: not XML roxmltree
+/// reads).
+fn slots(text: &str) -> Option<usize> {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(text, options).ok()?;
+    Some(
+        doc.descendants()
+            .filter(|n| {
+                n.tag_name().name() == "slot"
+                    && n.tag_name().namespace() == Some("https://domkit.dev/xmlns/profile/1")
+            })
+            .count(),
+    )
 }
 
 /// Rewrites that differ only in their install flags are one operation kind for signatures.

@@ -1,5 +1,6 @@
 //! The one error type of every domkit tool, and the exit status each kind of failure maps to.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Exit statuses shared by all tools; every man page's EXIT STATUS section lists them.
@@ -70,17 +71,18 @@ pub struct Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line_col {
-            Some((line, col)) => write!(f, "{}:{}:{}", self.source, line, col),
-            None => write!(f, "{}", self.source),
+            Some((line, col)) => write!(f, "{}:{}:{}", one_line(&self.source), line, col),
+            None => write!(f, "{}", one_line(&self.source)),
         }
     }
 }
 
-/// Every failure a tool can report. Each variant knows its exit status.
+/// Every failure a tool can report. Each variant knows its exit status. Each is shown on
+/// one line, whatever input its message quotes (see [`one_line`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Malformed or unacceptable input document.
-    #[error("{location}: {message}")]
+    #[error("{location}: {}", one_line(.message))]
     BadInput {
         /// Where the problem is.
         location: Location,
@@ -88,13 +90,13 @@ pub enum Error {
         message: String,
     },
     /// A requested edit cannot be applied to this document.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Edit(String),
     /// Bad flag combination or value found after argument parsing.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Usage(String),
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{}: {}", one_line(.path), one_line(&.source.to_string()))]
     Io {
         /// The file, or `<stdin>`/`<stdout>`.
         path: String,
@@ -102,28 +104,28 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The named domain does not exist.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     NoDomain(String),
     /// The domain is running already, or its name or UUID clashes with another.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Conflict(String),
     /// libvirt could not be reached.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Connect(String),
     /// A `--timeout` ran out.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Timeout(String),
     /// The guest stopped, but not cleanly.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     AbnormalStop(String),
     /// libvirt rejected the document against its schema or parser.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Invalid(String),
     /// Any other libvirt failure.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Libvirt(String),
     /// The guest showed no disk or network activity for the idle timeout.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Stalled(String),
     /// `--check` found that the document would change; not a failure, a verdict.
     #[error("the document would change")]
@@ -179,6 +181,31 @@ impl Error {
     }
 }
 
+/// `text` as one line on a terminal: control characters (tab aside), the line and
+/// paragraph separators and the bidirectional overrides are written as Rust escapes
+/// (`\r`, `\n`, `\u{1b}`, `\u{2028}`), so that a message quoting input (a name, a path,
+/// an attribute) can neither span lines nor drive the terminal. Every message goes
+/// through here when it is shown.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(breaks_the_line) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if breaks_the_line(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn breaks_the_line(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -207,6 +234,31 @@ mod tests {
         assert_eq!(line_col("ab\ncd", 0), (1, 1));
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
         assert_eq!(line_col("é\nx", 2), (1, 2));
+    }
+
+    /// Issue 16, item 6: messages that quoted input carried its CR, LF and escapes.
+    #[test]
+    fn messages_that_quote_input_stay_on_one_line() {
+        let hostile = "a\rb\nc\u{1b}[31md\u{7}e\u{2028}f\u{85}g\u{202e}h\ti";
+        let errors = [
+            Error::input(hostile, format!("no '{hostile}'")),
+            Error::at(hostile, "x", 0, hostile),
+            Error::Edit(format!("t.xml: no device '{hostile}'")),
+            Error::Usage(hostile.to_string()),
+            Error::io(hostile, std::io::Error::other(hostile)),
+        ];
+        for e in errors {
+            let shown = e.to_string();
+            assert!(
+                !shown.chars().any(breaks_the_line),
+                "{shown:?} holds a character that breaks the line"
+            );
+            assert!(
+                shown.contains("a\\rb\\nc\\u{1b}[31md\\u{7}e\\u{2028}f\\u{85}g\\u{202e}h\ti"),
+                "{shown}"
+            );
+        }
+        assert_eq!(one_line("plain 'vda' é"), "plain 'vda' é");
     }
 
     #[test]

@@ -173,7 +173,7 @@ impl BootFacts {
                             && self.domain_type != "bhyve" =>
                     {
                         Some(format!(
-                            "an {arch} guest can {what} only through firmware: add <os firmware='efi'> or a <loader>, or {kernel_instead}"
+                            "a guest with arch='{arch}' can {what} only through firmware: add <os firmware='efi'> or a <loader>, or {kernel_instead}"
                         ))
                     }
                     _ => None,
@@ -253,6 +253,17 @@ mod tests {
                 .contains("only through firmware")
         );
         assert_eq!(arm.refusal(Method::Kernel), None);
+        // No article to get wrong ("an riscv64 guest", issue 16 item 7).
+        for arch in ["riscv64", "mips", "loongarch64", "aarch64", "armv7l"] {
+            let guest = facts(&format!(
+                "<domain type='kvm'><os><type arch='{arch}'>hvm</type></os></domain>"
+            ));
+            let why = guest.refusal(Method::Cdrom).unwrap();
+            assert!(
+                why.starts_with(&format!("a guest with arch='{arch}' can boot a CD-ROM")),
+                "{why}"
+            );
+        }
         let arm_efi = facts(
             "<domain type='kvm'><os firmware='efi'><type arch='aarch64'>hvm</type></os></domain>",
         );

@@ -221,23 +221,35 @@ impl<'a> Document<'a> {
     /// else shares its first or last line.
     pub fn own_lines(&self, id: Id) -> Option<Range<usize>> {
         let e = &self.elements[id];
-        let start = line_start(self.text, e.start);
-        if !self.text[start..e.start]
-            .bytes()
-            .all(|b| b == b' ' || b == b'\t')
-        {
-            return None;
-        }
+        let start = self.blank_line_start(e.start)?;
         let rest = &self.text[e.end..];
         let blank = rest
             .bytes()
             .take_while(|b| *b == b' ' || *b == b'\t' || *b == b'\r')
             .count();
+        scanned(blank);
         match rest.as_bytes().get(blank) {
             Some(b'\n') => Some(start..e.end + blank + 1),
             None => Some(start..self.text.len()),
             Some(_) => None,
         }
+    }
+
+    /// Where the line holding `pos` starts, when only spaces and tabs stand between that
+    /// start and `pos`; `None` when anything else does. It looks back over those blanks
+    /// only, never along the whole line: asked for each of many elements on one long line
+    /// (a document on one line, a profile's slots on one line), a search back to the line's
+    /// start would make every edit of them quadratic.
+    pub fn blank_line_start(&self, pos: usize) -> Option<usize> {
+        let before = &self.text.as_bytes()[..pos];
+        let blanks = before
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        scanned(blanks);
+        let start = pos - blanks;
+        (start == 0 || before[start - 1] == b'\n').then_some(start)
     }
 
     /// The offset just after the line that ends at or after `pos`, when only blanks follow
@@ -248,6 +260,7 @@ impl<'a> Document<'a> {
             .bytes()
             .take_while(|b| *b == b' ' || *b == b'\t' || *b == b'\r')
             .count();
+        scanned(blank);
         match rest.as_bytes().get(blank) {
             Some(b'\n') => pos + blank + 1,
             _ => pos,
@@ -751,9 +764,35 @@ pub fn single_element(text: &str) -> std::result::Result<&str, String> {
     name.ok_or_else(|| "no element".to_string())
 }
 
-/// Offset of the start of the line holding `pos`.
+/// Offset of the start of the line holding `pos`. It searches the whole line back from
+/// `pos`: per element of a long line, use [`Document::blank_line_start`].
 pub fn line_start(text: &str, pos: usize) -> usize {
-    text[..pos].rfind('\n').map_or(0, |i| i + 1)
+    let start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    scanned(pos - start);
+    start
+}
+
+#[cfg(test)]
+thread_local! {
+    static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts, in tests, the bytes the line queries look at: an edit of N elements must look
+/// at a number that grows with N, not with N times the length of their lines (see
+/// `edit::tests::removal_work_is_linear_on_every_layout`). A count, not a clock, so the
+/// check holds on a loaded machine.
+#[cfg(test)]
+fn scanned(bytes: usize) {
+    SCANNED.with(|c| c.set(c.get() + bytes));
+}
+
+#[cfg(not(test))]
+fn scanned(_bytes: usize) {}
+
+/// The bytes line queries looked at on this thread so far (tests only).
+#[cfg(test)]
+pub(crate) fn scanned_bytes() -> usize {
+    SCANNED.with(std::cell::Cell::get)
 }
 
 #[cfg(test)]

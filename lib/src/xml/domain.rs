@@ -142,6 +142,15 @@ pub fn check_domain(doc: &Document<'_>) -> Result<()> {
             ),
         ));
     }
+    match second_of_a_single(doc) {
+        Some((c, why)) => Err(Error::at(doc.source, doc.text, doc.el(c).start, why)),
+        None => Ok(()),
+    }
+}
+
+/// The first element that repeats one libvirt takes once (in `<domain>` or `<os>`), and
+/// the words saying so.
+pub fn second_of_a_single(doc: &Document<'_>) -> Option<(Id, String)> {
     let parents = [
         (Some(0), single_in_domain as fn(&str) -> bool, "domain"),
         (os(doc), single_in_os, "os"),
@@ -154,16 +163,14 @@ pub fn check_domain(doc: &Document<'_>) -> Result<()> {
         for &c in &doc.el(parent).children {
             let name = doc.el(c).name;
             if single(name) && !seen.insert(name) {
-                return Err(Error::at(
-                    doc.source,
-                    doc.text,
-                    doc.el(c).start,
+                return Some((
+                    c,
                     format!("a second <{name}> in <{parent_name}>: libvirt takes only one"),
                 ));
             }
         }
     }
-    Ok(())
+    None
 }
 
 /// The `<devices>` element, if any.
@@ -296,6 +303,71 @@ impl Keys {
     pub fn key(&self, id: Id) -> Option<&str> {
         self.by_id.get(&id).map(String::as_str)
     }
+}
+
+/// Why no element of `doc` has key `key` (see [`child_keys`]), for a message: its parent
+/// is missing, the element it names stands inside another one, or its parent holds none
+/// with that natural key (or not that many without one).
+pub fn why_no_element(doc: &Document<'_>, key: &str) -> String {
+    let (parent, parent_name, rest) = match key.strip_prefix("devices/") {
+        Some(rest) => (devices(doc), "devices", rest),
+        None => (Some(0), "domain", key),
+    };
+    let Some(parent) = parent else {
+        return "the document has no <devices>".to_string();
+    };
+    let (name, natural, nth) = match rest.split_once('[') {
+        Some((name, k)) => (name, Some(k.strip_suffix(']').unwrap_or(k)), 1),
+        None => match rest.split_once('#') {
+            Some((name, n)) => (name, None, n.parse().unwrap_or(0)),
+            None => (rest, None, 1),
+        },
+    };
+    let field = match name {
+        "disk" => "target dev",
+        "interface" => "MAC address",
+        _ => "type",
+    };
+    let Some(natural) = natural else {
+        let unkeyed = doc
+            .children_named(parent, name)
+            .filter(|&c| natural_key(doc, c).is_none())
+            .count();
+        return match unkeyed {
+            0 => format!("<{parent_name}> has no <{name}>"),
+            n => format!("<{parent_name}> has {n} <{name}> without a key of its own, not {nth}"),
+        };
+    };
+    let named = |id: Id| {
+        doc.el(id).name == name
+            && natural_key(doc, id).is_some_and(|k| k.eq_ignore_ascii_case(natural))
+    };
+    if let Some(e) = (0..doc.elements.len()).find(|&e| named(e) && doc.el(e).parent != Some(parent))
+    {
+        let outer = doc.el(e).parent.map_or("", |p| doc.el(p).name);
+        return format!(
+            "the <{name}> with {field} '{natural}' is inside <{outer}>, not directly in <{parent_name}>"
+        );
+    }
+    let same = doc
+        .children_named(parent, name)
+        .filter(|&c| named(c))
+        .count();
+    if same > 1 {
+        return format!(
+            "{same} <{name}> in <{parent_name}> have {field} '{natural}', so it names none of them"
+        );
+    }
+    let without = doc
+        .children_named(parent, name)
+        .filter(|&c| natural_key(doc, c).is_none())
+        .count();
+    let without = match without {
+        0 => String::new(),
+        1 => format!(" (one has no {field} at all)"),
+        n => format!(" ({n} have no {field} at all)"),
+    };
+    format!("no <{name}> in <{parent_name}> has {field} '{natural}'{without}")
 }
 
 /// Finds a device by the name users give it: a disk's target (`vda`, `hdc`) or an

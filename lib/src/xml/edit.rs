@@ -111,22 +111,16 @@ fn removal_range_in_run(doc: &Document<'_>, id: Id, run: Option<(Id, Id)>) -> Ra
     // element that shares its line): every member after the first takes the blanks back to
     // the member before it, line breaks included, and leaves the end of its own line,
     // which was there before the run was (it may be a CRLF where the run's are LFs).
-    let run_start_line = run.map(|(first, _)| {
-        let start = doc.el(first).start;
-        (xml::line_start(doc.text, start), start)
-    });
-    let alone_before = run_start_line.is_none_or(|(line, start)| {
-        doc.text[line..start]
-            .bytes()
-            .all(|b| b == b' ' || b == b'\t')
-    });
+    // Where the run's line starts, when the run's first member starts it (blanks aside).
+    let run_line = run.map(|(first, _)| doc.blank_line_start(doc.el(first).start));
+    let alone_before = run_line.is_none_or(|line| line.is_some());
     if !alone_before && run.is_some_and(|(first, _)| id != first) {
         return doc.el(member_before()).end..e.end;
     }
     if let Some(lines) = doc.own_lines(id) {
         return lines;
     }
-    if let (Some((first, last)), Some((line, _))) = (run, run_start_line) {
+    if let (Some((first, last)), Some(Some(line))) = (run, run_line) {
         let run_end = doc.el(last).end;
         let after = doc.after_line(run_end);
         let alone_after = after > run_end || run_end == doc.text.len();
@@ -242,25 +236,19 @@ pub fn insert_rendered(
             }
         }
         None => match p.children.first() {
-            Some(&first) if doc.own_lines(first).is_some() => {
-                let f = doc.el(first);
-                let indent = doc.indent_at(f.start);
-                Patch::insert(
-                    xml::line_start(doc.text, f.start),
-                    format!("{}{nl}", render(indent)),
-                )
+            Some(&first) if let Some(lines) = doc.own_lines(first) => {
+                let indent = &doc.text[lines.start..doc.el(first).start];
+                Patch::insert(lines.start, format!("{}{nl}", render(indent)))
             }
             Some(&first) => Patch::insert(doc.el(first).start, render("")),
             None => {
-                let close_line = xml::line_start(doc.text, p.content_end);
-                let blank_before_close = close_line > p.start_tag_end
-                    && doc.text[close_line..p.content_end]
-                        .bytes()
-                        .all(|b| b == b' ' || b == b'\t');
+                let close_line = doc
+                    .blank_line_start(p.content_end)
+                    .filter(|&line| line > p.start_tag_end);
                 let blank = doc.text[p.start_tag_end..p.content_end]
                     .bytes()
                     .all(|b| b.is_ascii_whitespace());
-                if blank_before_close {
+                if let Some(close_line) = close_line {
                     Patch::insert(close_line, format!("{}{nl}", render(&child_indent)))
                 } else if !blank {
                     // Comments or processing instructions only: right after the start tag,
