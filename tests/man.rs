@@ -42,7 +42,7 @@ fn roff(text: &str) -> String {
     }
 }
 
-/// One section per subcommand (dom-media's inspect, extract, seed): its synopsis, what it
+/// One section per subcommand (dom-media's inspect, extract, inject, image, seed): its synopsis, what it
 /// does, and its options.
 fn render_subcommands(page: &Page) -> String {
     let mut text = String::new();
