@@ -32,6 +32,20 @@ fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// domxml-gen's output for `args`, which it must accept.
+fn domxml_gen(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_domxml-gen"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn write(path: &Path, data: &[u8]) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, data).unwrap();
@@ -154,16 +168,7 @@ fn inspect_and_extract_a_debian_layout_with_rock_ridge() {
     full["name"] = "vm1".into();
     full["disk"] = serde_json::json!(["/img/vm1.qcow2"]);
     fs::write(&spec_file, full.to_string()).unwrap();
-    let generated = Command::new(env!("CARGO_BIN_EXE_domxml-gen"))
-        .args(["--phase", "install", "--spec", spec_file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        generated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&generated.stderr)
-    );
-    let xml = String::from_utf8(generated.stdout).unwrap();
+    let xml = domxml_gen(&["--phase", "install", "--spec", spec_file.to_str().unwrap()]);
     assert!(xml.contains(&format!(
         "<kernel>{}</kernel>",
         out.join("vmlinuz").display()
@@ -923,4 +928,61 @@ fn image_with_a_label_reads_back_with_blkid_xorriso_and_mtools() {
     ]);
     assert_eq!(kept.status.code(), Some(4));
     assert_eq!(fs::read(&iso).unwrap(), before);
+}
+
+#[test]
+fn the_boot_menus_default_arguments_and_the_users_extra_args_reach_the_install_kernel() {
+    let dir = scratch("extra-args");
+    let tree = debian_tree(&dir);
+    // Debian's menus: the graphical entry is the default and boots the same kernel with
+    // the gtk initrd; the expert entry another command line; a GRUB menu for UEFI.
+    write(
+        &tree.join("isolinux/isolinux.cfg"),
+        b"default vesamenu.c32\nlabel expert\n kernel /install.amd/vmlinuz\n append priority=low vga=788 initrd=/install.amd/initrd.gz ---\nlabel install\n menu default\n kernel /install.amd/vmlinuz\n append vga=788 initrd=/install.amd/initrd.gz --- quiet\n",
+    );
+    let iso = dir.join("debian.iso");
+    xorriso(&tree, &iso, &["-volid", "Debian 12.5.0 amd64 n"]);
+    let spec_path = dir.join("media.json");
+    let out = run(&[
+        "extract",
+        iso.to_str().unwrap(),
+        dir.join("boot").to_str().unwrap(),
+    ]);
+    let spec = json(&out);
+    assert_eq!(
+        spec["cmdline"], "vga=788 --- quiet",
+        "the default entry's, without initrd="
+    );
+    fs::write(&spec_path, &out.stdout).unwrap();
+    let xml = domxml_gen(&[
+        "--spec",
+        spec_path.to_str().unwrap(),
+        "--name",
+        "vm1",
+        "--disk",
+        "/img/vm1.img",
+        "--phase",
+        "install",
+        "--extra-args",
+        "auto=true priority=critical",
+    ]);
+    assert!(
+        xml.contains(
+            "<cmdline>vga=788 --- quiet auto=true priority=critical console=ttyS0</cmdline>"
+        ),
+        "{xml}"
+    );
+    // --extra-args adds to a kernel's command line: without --kernel it is refused.
+    let refused = Command::new(env!("CARGO_BIN_EXE_domxml-gen"))
+        .args([
+            "--name",
+            "vm1",
+            "--cdrom",
+            "/iso/x.iso",
+            "--extra-args",
+            "quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
 }

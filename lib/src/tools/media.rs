@@ -295,8 +295,13 @@ fn extract(args: &ExtractArgs, stdout: &mut dyn Write) -> Result<()> {
             } else {
                 format!("/{k}")
             };
-            let cmdline = menu.into_iter().find(|m| m.kernel == k).map(|m| m.cmdline);
-            (k, i.clone(), cmdline)
+            let i = if i.starts_with('/') {
+                i.clone()
+            } else {
+                format!("/{i}")
+            };
+            let cmdline = layout::cmdline_for(&menu, &k, Some(&i));
+            (k, i, cmdline)
         }
         _ => {
             // Known layouts need no database (~0.2 s); osinfo only for the others.
