@@ -45,6 +45,12 @@
 #                  without disk or network I/O, like an installer asking a question
 # Every installer boot first prints "DOMKIT-INSTALLER: started" (count installer runs in
 # a serial log kept with <log append='on'/>).
+# Answers from outside, for dom-media's tests: once /dev/vda is there the installer prints
+#   DOMKIT-INSTALLER: injected: <the first 200 bytes of /domkit-message>
+# when a file was injected at /domkit-message (dom-media inject), and
+#   DOMKIT-INSTALLER: answer on <device>: <the first 200 bytes of answer.txt>
+# when a volume labelled DOMKIT_ANSWER is attached (dom-media image; ISO 9660 on a virtio
+# disk: the cloud kernel has no AHCI driver for a q35 CD-ROM).
 # UEFI (OVMF): disk.img and install.iso (an El Torito EFI image) also boot through
 # Debian's signed shim and GRUB (EFI/BOOT/BOOTX64.EFI), so a UEFI guest installs from the
 # CD and boots from the disk too. Under UEFI the installer prints
@@ -187,7 +193,7 @@ add_module() {
   done
   modlist+=("$file")
 }
-for m in virtio_pci virtio_blk pvpanic_mmio efivarfs; do
+for m in virtio_pci virtio_blk pvpanic_mmio efivarfs isofs; do
   add_module "$m"
 done
 grep -q '^CONFIG_SERIAL_8250_CONSOLE=y' "$kconfig" || die "$kver: no built-in 8250 serial console"
@@ -331,6 +337,15 @@ while [ ! -b /dev/vda ]; do
   [ "$tries" -gt 0 ] || fail "no /dev/vda (virtio disk) after 20 s"
   usleep 100000
 done
+if [ -f /domkit-message ]; then
+  say "DOMKIT-INSTALLER: injected: $(head -c 200 /domkit-message)"
+fi
+if answer=$(findfs LABEL=DOMKIT_ANSWER 2>/dev/null); then
+  mkdir -p /answer
+  mount -r -t iso9660 "$answer" /answer || fail "cannot mount $answer (DOMKIT_ANSWER)"
+  say "DOMKIT-INSTALLER: answer on $answer: $(head -c 200 /answer/answer.txt)"
+  umount /answer
+fi
 size=$(blockdev --getsize64 /dev/vda) || fail "cannot size /dev/vda"
 if [ "$reboots" -gt 0 ]; then
   # The boot counter lives in the disk's last sector: RAM does not survive a reset.
@@ -414,7 +429,8 @@ guest.initrd      the disk's initrd
 cmdline           kernel command line for a direct-kernel install: $CMDLINE
 Kernel arguments for failure tests: domkit.fail (FAILED line + poweroff), domkit.crash (panic);
 installer only: domkit.reboots=N (reboot N times first), domkit.hang (wait forever, no I/O).
-Every installer boot prints "DOMKIT-INSTALLER: started".
+Every installer boot prints "DOMKIT-INSTALLER: started". It prints /domkit-message when a file was
+injected there, and answer.txt from a volume labelled DOMKIT_ANSWER (ISO 9660) when one is attached.
 Domains need <features><acpi/></features>, serial port 0, and a virtio target disk >= 32 MiB.
 EOF
 : > "$out/.complete"

@@ -3,12 +3,15 @@
 //!
 //! Layout: 16 empty system sectors, the primary and Joliet volume descriptors, the
 //! terminator, four path tables, the Rock Ridge `ER` continuation area, the two root
-//! directories, then each file from its own sector. Timestamps come from the caller, so
-//! the same inputs give the same bytes.
+//! directories, then each file from its own sector, then 150 zero sectors. Timestamps
+//! come from the caller, so the same inputs give the same bytes.
 
 use super::iso9660::SECTOR;
 
 const S: usize = SECTOR as usize;
+
+/// Zero sectors after the last file.
+const PADDING: u32 = 150;
 
 /// One file of the root directory. Names are checked by the caller: distinct (also
 /// ignoring case), at most 64 characters, none of `/ \ : * ? ; " < > |` or controls.
@@ -250,7 +253,10 @@ pub fn flat_iso(volume_id: &str, files: &[File<'_>], epoch: i64) -> Vec<u8> {
             next += sectors(f.data.len());
         }
     }
-    let total = next;
+    // 150 zero sectors (300 KiB) close the volume, as mkisofs' and xorriso's -pad do: reads
+    // ahead past the last file stay inside it, and busybox's findfs and blkid (volume_id),
+    // which read 68 KiB from the start, find the label of an image that would be smaller.
+    let total = next + PADDING;
 
     let primary = lay_out(&root_records(
         primary,
