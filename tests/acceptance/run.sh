@@ -7,7 +7,12 @@
 #            of the ISO by the install-media tool), the CD attached as install-only media
 #   cloud    a cloud image built by mmdebstrap (tests/acceptance/cloud-image.sh), first
 #            boot with a NoCloud seed (install-only media), second boot without it
-#   all      the three, one after the other
+#   preseed  Debian 12's own installer (debian-installer-12-netboot-amd64's kernel and
+#            initrd), tests/acceptance/preseed/preseed.cfg injected into its initrd by
+#            the install-media tool, auto=true priority=critical as --extra-args: its
+#            early_command prints a marker and powers off (no mirror is reachable here,
+#            so the install itself cannot go further)
+#   all      the four, one after the other
 #
 # Each install variant runs the flow the README documents:
 #   domxml-gen > NAME.xml; dom-define NAME.xml; domxml-rewrite --to install NAME.xml |
@@ -29,7 +34,7 @@ set -euo pipefail
 
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 usage() {
-  printf 'usage: %s cdrom|kernel|cloud|all...\n' "$0" >&2
+  printf 'usage: %s cdrom|kernel|cloud|preseed|all...\n' "$0" >&2
   exit 2
 }
 
@@ -37,8 +42,8 @@ usage() {
 variants=()
 for v in "$@"; do
   case "$v" in
-    cdrom|kernel|cloud) variants+=("$v") ;;
-    all) variants+=(cdrom kernel cloud) ;;
+    cdrom|kernel|cloud|preseed) variants+=("$v") ;;
+    all) variants+=(cdrom kernel cloud preseed) ;;
     *) usage ;;
   esac
 done
@@ -52,10 +57,10 @@ boot_timeout=${DOMKIT_BOOT_TIMEOUT:-900}
 for t in domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown; do
   [ -x "$bin/$t" ] || die "missing $bin/$t (make build)"
 done
-# The kernel and cloud variants take their media from the install-media tool.
+# The kernel, cloud and preseed variants take their media from the install-media tool.
 case " ${variants[*]} " in
-  *" kernel "*|*" cloud "*)
-    [ -x "$bin/dom-media" ] || die "missing $bin/dom-media (make build), needed by kernel and cloud" ;;
+  *" kernel "*|*" cloud "*|*" preseed "*)
+    [ -x "$bin/dom-media" ] || die "missing $bin/dom-media (make build), needed by kernel, cloud and preseed" ;;
 esac
 [ "$(id -u)" -eq 0 ] || die "run as root (FAI and mmdebstrap build the media as root)"
 
@@ -243,6 +248,39 @@ variant_cloud() {
   grep -q 'DOMKIT-CLOUD: boot 2 from disk; seed absent; runcmd has run 1 time(s); cloud-init status: [a-z]*; instances: domkit-acc-cloud-1 $' <<<"$log" \
     || die "$name: the second boot ran cloud-init's runcmd again, made a new instance, or did not report"
   report cloud "first boot (seed) $first_secs s, second boot (no seed) $second_secs s ($(grep -m1 'boot 2 from disk' <<<"$log"))"
+}
+
+# --- Debian's own installer, answered by a preseed injected into its initrd ----------------
+readonly NETBOOT=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
+readonly PRESEED_MARKER='DOMKIT-ACCEPTANCE: preseed early_command ran'
+variant_preseed() {
+  local name=domkit-acc-preseed disk initrd t0 log
+  [ -r "$NETBOOT/linux" ] && [ -r "$NETBOOT/initrd.gz" ] \
+    || die "missing $NETBOOT/{linux,initrd.gz} (scripts/deps-acceptance.sh installs debian-installer-12-netboot-amd64)"
+  disk=$(new_disk "$name" 1G)
+  initrd="$vms/$name.initrd.gz"
+  rm -f "$vms/$name.serial.log"
+  say "$name: dom-media inject $NETBOOT/initrd.gz preseed.cfg -o $initrd"
+  "$bin/dom-media" inject --force "$NETBOOT/initrd.gz" tests/acceptance/preseed/preseed.cfg \
+    -o "$initrd" >&2
+  chmod a+r "$initrd"
+  say "$name: domxml-gen --kernel $NETBOOT/linux --initrd $initrd --extra-args 'auto=true priority=critical'"
+  "$bin/domxml-gen" --name "$name" --type "$domtype" --memory 1GiB \
+    --disk "$disk,format=raw" --serial "pty,log=$vms/$name.serial.log" --graphics none \
+    --kernel "$NETBOOT/linux" --initrd "$initrd" \
+    --extra-args 'auto=true priority=critical' > "$vms/$name.xml"
+  "$bin/dom-define" "$vms/$name.xml" >&2
+  t0=$(now)
+  "$bin/domxml-rewrite" --to install "$vms/$name.xml" | "$bin/dom-create" >&2
+  say "$name: dom-wait-shutdown --expect '$PRESEED_MARKER'"
+  if ! "$bin/dom-wait-shutdown" --timeout "$install_timeout" --expect "$PRESEED_MARKER" \
+      "$name" >&2; then
+    serial "$name" | tail -n 40 >&2
+    die "$name: the installer did not run the injected preseed's early_command"
+  fi
+  log=$(serial "$name")
+  final_has_no "$initrd" "$name"
+  report preseed "the installer ran the injected preseed after $(( $(now) - t0 )) s ($(grep -oF -m1 "$PRESEED_MARKER" <<<"$log"))"
 }
 
 # make_seed FILE: a NoCloud seed (ISO 9660, volume label cidata) from the user-data and
