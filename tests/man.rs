@@ -29,6 +29,7 @@ fn pages() -> Vec<Page> {
         page::<domkit::tools::create::Args>("dom-create", domkit::tools::create::EXAMPLES),
         page::<domkit::tools::wait::Args>("dom-wait-shutdown", domkit::tools::wait::EXAMPLES),
         page::<domkit::tools::media::Args>("dom-media", domkit::tools::media::EXAMPLES),
+        page::<domkit::tools::sendkeys::Args>("dom-send-keys", domkit::tools::sendkeys::EXAMPLES),
     ]
 }
 

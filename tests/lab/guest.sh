@@ -24,6 +24,9 @@
 #                       DOMKIT-INSTALLER: FAILED <why>
 #                     and powers off (poweroff -f).
 #   install.iso       isolinux CD that boots vmlinuz + installer.initrd, no prompt.
+#   menu.iso          the same CD (BIOS only) stopping at ISOLINUX's "boot:" prompt, also
+#                     shown on ttyS0, until a key is typed (dom-send-keys): "install ARGS"
+#                     boots the installer with ARGS appended to its command line.
 #   disk.img          what the installer writes (for reference): a FAT superfloppy with
 #                     SYSLINUX, vmlinuz and guest.initrd, whose /init prints
 #                       DOMKIT-GUEST: booted from disk
@@ -43,6 +46,7 @@
 #                  overwrites the counter) and reboots as usual
 #   domkit.hang    print "DOMKIT-INSTALLER: waiting for an answer" and wait forever
 #                  without disk or network I/O, like an installer asking a question
+#   domkit.say=W   print "DOMKIT-INSTALLER: said W" (what was typed at menu.iso's prompt)
 # Every installer boot first prints "DOMKIT-INSTALLER: started" (count installer runs in
 # a serial log kept with <log append='on'/>).
 # Answers from outside, for dom-media's tests: once /dev/vda is there the installer prints
@@ -67,7 +71,7 @@ set -euo pipefail
 # no_timer_check: with many TCG guests on few cores a starved guest fails Linux's IO-APIC
 # timer check and panics ("IO-APIC + timer doesn't work!"): 67 of 100 at once did here.
 readonly CMDLINE='console=ttyS0 quiet loglevel=3 no_timer_check'
-readonly OUTPUTS=(vmlinuz installer.initrd install.iso disk.img guest.initrd cmdline README)
+readonly OUTPUTS=(vmlinuz installer.initrd install.iso menu.iso disk.img guest.initrd cmdline README)
 
 die() { printf 'guest.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -328,6 +332,7 @@ for arg in $(cat /proc/cmdline); do
     domkit.fail) fail "requested by domkit.fail" ;;
     domkit.hang) say "DOMKIT-INSTALLER: waiting for an answer"; while :; do sleep 3600; done ;;
     domkit.reboots=*) reboots=${arg#domkit.reboots=} ;;
+    domkit.say=*) say "DOMKIT-INSTALLER: said ${arg#domkit.say=}" ;;
   esac
 done
 # Wait for the target disk, 20 s at most.
@@ -411,12 +416,34 @@ xorriso -as mkisofs -quiet -o "$out/install.iso" -V DOMKIT_INSTALL -J -R \
   -eltorito-alt-boot -e efiboot.img -no-emul-boot "$iso" 2>/dev/null \
   || die "xorriso failed"
 
+# The menu CD: ISOLINUX waits at its prompt (on the screen and ttyS0) for ever.
+menu="$work/menu"
+mkdir -p "$menu/isolinux"
+cp "$ISOLINUX_BIN" "$LDLINUX_C32" "$menu/isolinux/"
+cat > "$menu/isolinux/isolinux.cfg" <<EOF
+SERIAL 0 115200
+PROMPT 1
+TIMEOUT 0
+DEFAULT install
+LABEL install
+  KERNEL /vmlinuz
+  INITRD /installer.initrd
+  APPEND $CMDLINE
+EOF
+cp "$out/vmlinuz" "$out/installer.initrd" "$menu/"
+xorriso -as mkisofs -quiet -o "$out/menu.iso" -V DOMKIT_MENU -J -R \
+  -b isolinux/isolinux.bin -c isolinux/boot.cat \
+  -no-emul-boot -boot-load-size 4 -boot-info-table "$menu" 2>/dev/null \
+  || die "xorriso failed (menu.iso)"
+
 printf '%s\n' "$CMDLINE" > "$out/cmdline"
 cat > "$out/README" <<EOF
 domkit test guest, built by tests/lab/guest.sh from $(basename "$deb") ($kver).
 vmlinuz           the kernel
 installer.initrd  installer: writes disk.img to /dev/vda, prints "DOMKIT-INSTALLER: disk written"
                   on ttyS0, then reboot -f (on error: "DOMKIT-INSTALLER: FAILED <why>", poweroff -f)
+menu.iso          BIOS CD stopping at ISOLINUX's "boot:" prompt (also on ttyS0): "install ARGS" boots
+                  the installer with ARGS added; domkit.say=W makes it print "DOMKIT-INSTALLER: said W"
 install.iso       CD booting vmlinuz + installer.initrd ($CMDLINE): isolinux for BIOS,
                   an El Torito EFI image with shim + GRUB for UEFI
 disk.img          the disk the installer writes (FAT superfloppy + SYSLINUX for BIOS, shim + GRUB
