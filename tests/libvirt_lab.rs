@@ -260,6 +260,7 @@ fn bin(tool: &str) -> &'static str {
         "domxml-gen" => env!("CARGO_BIN_EXE_domxml-gen"),
         "domxml-rewrite" => env!("CARGO_BIN_EXE_domxml-rewrite"),
         "dom-media" => env!("CARGO_BIN_EXE_dom-media"),
+        "dom-send-keys" => env!("CARGO_BIN_EXE_dom-send-keys"),
         other => panic!("unknown tool {other}"),
     }
 }
@@ -1049,6 +1050,64 @@ fn the_installer_reads_an_injected_file_and_an_answer_image_found_by_its_label()
     wait_for(&c, name).ok();
     assert!(lab.serial(name).contains("DOMKIT-GUEST: booted from disk"));
     assert!(!active(&lab.inactive_xml(name)).contains("answer.iso"));
+}
+
+#[test]
+fn keys_typed_at_the_cds_boot_prompt_reach_the_installers_command_line() {
+    let lab = Lab::start();
+    let guest = guest();
+    let name = "keys";
+    let c = ["-c", lab.uri.as_str()];
+    let disk = format!("{},format=raw", lab.disk(name).display());
+    let serial = format!("pty,log={}", lab.dir.join("keys.serial").display());
+    let uuid = new_uuid();
+    let menu = format!("{}/menu.iso", guest.display());
+    let mut args = guest_args(&lab, name, &uuid, &disk, &serial);
+    args.extend(["--cdrom", &menu]);
+    let fin = tool("domxml-gen", &args, "").ok().stdout;
+    let install = tool("domxml-rewrite", &["--to", "install"], &fin)
+        .ok()
+        .stdout;
+    tool("dom-define", &c, &fin).ok();
+    let created = tool("dom-create", &c, &install).ok();
+    // ISOLINUX waits at its prompt for ever: type once it is there (it shows on ttyS0).
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !lab.serial(name).contains("boot:") {
+        assert!(
+            Instant::now() < deadline,
+            "no boot: prompt: {}",
+            lab.serial(name)
+        );
+        std::thread::sleep(Duration::from_millis(100)); // poll interval, not synchronisation
+    }
+    let word = format!("Typed-{}", &new_uuid()[24..]);
+    let sent = tool(
+        "dom-send-keys",
+        &[&format!("install domkit.say={word}<enter>")],
+        &created.stdout,
+    )
+    .ok();
+    // The record passes on with dom-create's action, for dom-wait-shutdown.
+    assert_eq!(sent.record()["action"], "created-one-off");
+    let waited = tool(
+        "dom-wait-shutdown",
+        &[
+            "--timeout",
+            BOOT_DEADLINE,
+            "--expect",
+            &format!("DOMKIT-INSTALLER: said {word}$"),
+        ],
+        &sent.stdout,
+    );
+    let serial = lab.serial(name);
+    assert_eq!(waited.code, 0, "{waited:?}\n{serial}");
+    assert!(
+        serial.contains("DOMKIT-INSTALLER: disk written"),
+        "{serial}"
+    );
+    // A sequence with an unknown name types nothing: exit 3 before any connection.
+    let refused = tool("dom-send-keys", &[&c[..], &[name, "<entre>"]].concat(), "");
+    assert_eq!(refused.code, 3, "{refused:?}");
 }
 
 /// `systemctl restart libvirtd` on the lab: SIGTERM to the daemon only, then a new one. The
