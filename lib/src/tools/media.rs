@@ -542,14 +542,7 @@ fn read_given(
     let mut given = Vec::new();
     for (argument, file, inside) in named {
         let source = PathBuf::from(file);
-        let mut opened = File::open(&source).map_err(|e| Error::io(file, e))?;
-        let meta = opened.metadata().map_err(|e| Error::io(file, e))?;
-        if !meta.is_file() {
-            return Err(Error::io(
-                file,
-                io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-            ));
-        }
+        let (mut opened, meta) = open_regular(&source)?;
         let data = read_bounded(file, &mut opened, limit, what)?;
         given.push(Given {
             argument: argument.clone(),
@@ -560,6 +553,23 @@ fn read_given(
         });
     }
     Ok(given)
+}
+
+/// Opens a regular file (or what a symlink names) for reading, with its metadata.
+///
+/// # Errors
+/// It cannot be opened, or is a directory, device or other special file (4).
+fn open_regular(path: &Path) -> Result<(File, fs::Metadata)> {
+    let shown = path.display().to_string();
+    let file = File::open(path).map_err(|e| Error::io(&shown, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(&shown, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(
+            &shown,
+            io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+        ));
+    }
+    Ok((file, meta))
 }
 
 /// The lowercase hex SHA-256 of what a hasher saw.
@@ -603,31 +613,20 @@ fn inject(args: &InjectArgs, stdout: &mut dyn Write) -> Result<()> {
         initrd::MAX_FILE,
         "an injected file",
     )?;
-    for (i, g) in given.iter().enumerate() {
+    for g in &given {
         // A file cannot also be a directory another file is put in.
-        if let Some(other) = given
-            .iter()
-            .find(|o| o.inside.starts_with(&format!("{}/", g.inside)))
-        {
+        let as_directory = format!("{}/", g.inside);
+        if let Some(other) = given.iter().find(|o| o.inside.starts_with(&as_directory)) {
             return Err(Error::input(
                 &other.argument,
                 format!(
-                    "{:?} would be inside the file {} (argument {})",
-                    other.inside,
-                    g.inside,
-                    i + 1
+                    "{:?} would be inside {:?}, a file ({})",
+                    other.inside, g.inside, g.argument
                 ),
             ));
         }
     }
-    let mut base = File::open(&args.initrd).map_err(|e| Error::io(&initrd_source, e))?;
-    let base_meta = base.metadata().map_err(|e| Error::io(&initrd_source, e))?;
-    if !base_meta.is_file() {
-        return Err(Error::io(
-            &initrd_source,
-            io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-        ));
-    }
+    let (mut base, base_meta) = open_regular(&args.initrd)?;
     let mut head = [0u8; 8];
     let head_len = read_up_to(&mut base, &mut head).map_err(|e| Error::io(&initrd_source, e))?;
     let compression = initrd::compression(&head[..head_len]).ok_or_else(|| {
