@@ -83,7 +83,8 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     Ok(())
 }
 
-/// Types `steps` into `dom`, one key (or chord) at a time.
+/// Types `steps` into `dom`, one key (or chord) at a time; on a terminal each run of keys
+/// is shown as one line before it is typed, and each wait.
 fn type_into(
     conn: &Conn,
     dom: &virt::domain::Domain,
@@ -91,30 +92,40 @@ fn type_into(
     steps: &[Step],
     progress: bool,
 ) -> Result<()> {
-    for step in steps {
-        match step {
-            Step::Wait(wait) => {
-                if progress {
-                    cli::write_err(&format!(
-                        "dom-send-keys: {label}: <wait {} ms>\n",
-                        wait.as_millis()
-                    ));
+    let is_keys = |s: &Step| matches!(s, Step::Keys { .. });
+    for run in steps.chunk_by(|a, b| is_keys(a) && is_keys(b)) {
+        if progress && is_keys(&run[0]) {
+            let text: String = run
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Keys { shown, .. } => Some(shown.as_str()),
+                    Step::Wait(_) => None,
+                })
+                .collect();
+            cli::write_err(&format!("dom-send-keys: {label}: typing {text}\n"));
+        }
+        for step in run {
+            match step {
+                Step::Wait(wait) => {
+                    if progress {
+                        cli::write_err(&format!(
+                            "dom-send-keys: {label}: waiting {} ms\n",
+                            wait.as_millis()
+                        ));
+                    }
+                    std::thread::sleep(*wait);
                 }
-                std::thread::sleep(*wait);
-            }
-            Step::Keys { codes, shown } => {
-                if progress {
-                    cli::write_err(&format!("dom-send-keys: {label}: {shown}\n"));
+                Step::Keys { codes, .. } => {
+                    let mut codes = codes.clone();
+                    dom.send_key(
+                        KEYCODE_SET_LINUX,
+                        HOLD_MS,
+                        codes.as_mut_ptr(),
+                        codes.len() as i32,
+                        0,
+                    )
+                    .map_err(|e| conn.error(&e, Some(label)))?;
                 }
-                let mut codes = codes.clone();
-                dom.send_key(
-                    KEYCODE_SET_LINUX,
-                    HOLD_MS,
-                    codes.as_mut_ptr(),
-                    codes.len() as i32,
-                    0,
-                )
-                .map_err(|e| conn.error(&e, Some(label)))?;
             }
         }
     }
