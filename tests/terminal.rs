@@ -1,4 +1,5 @@
-//! Progress on a terminal, never on a pipe: dom-wait-shutdown's line drawn in place, dom-send-keys' typed keys.
+//! Progress on a terminal, never on a pipe: dom-wait-shutdown's line drawn in place,
+//! dom-send-keys' typed keys.
 //! (`script` from util-linux gives the tool a pseudo-terminal.)
 
 use std::process::Command;
