@@ -87,9 +87,10 @@ Description: small Unix tools for two-phase libvirt guest installs
  domxml-gen writes domain XML with the install method recorded in its
  metadata; domxml-rewrite swaps the boot section byte for byte; dom-define,
  dom-create and dom-wait-shutdown drive libvirt and print JSON records that
- compose in pipes (see domkit-record(5)); dom-media inspects install ISOs,
- extracts their kernel and initrd, and writes cloud-init seeds. Shell
- completions for bash, zsh and fish are included.
+ compose in pipes (see domkit-record(5)); dom-send-keys types into boot
+ menus; dom-media inspects install ISOs, extracts their kernel and initrd,
+ adds answer files to initrds, and writes answer-file images and cloud-init
+ seeds. Shell completions for bash, zsh and fish are included.
 CONTROL
 (cd "$stage" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
 chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/md5sums"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #! Installs the Debian 12 packages `make acceptance` needs on top of scripts/deps.sh. Idempotent.
-# Not run by `make check`: these are only for building the real installers (FAI CD, cloud image).
+# Not run by `make check`: these are only for the real installers (FAI CD, cloud image, d-i).
 set -euo pipefail
 
 packages=(
@@ -9,6 +9,8 @@ packages=(
   grub-pc-bin grub-efi-amd64-bin mtools dosfstools xorriso
   # the cloud image: mmdebstrap builds the root, e2fsprogs/fdisk/grub make it a disk
   mmdebstrap e2fsprogs fdisk
+  # the preseed variant: Debian 12's own installer, its netboot kernel and initrd
+  debian-installer-12-netboot-amd64
   # reading serial logs and checks
   shellcheck
 )

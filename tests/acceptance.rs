@@ -304,6 +304,28 @@ fn cloud_customize_hook_makes_a_seed_only_image_that_reports_each_boot() {
 }
 
 #[test]
+fn the_preseed_prints_the_marker_the_preseed_variant_waits_for() {
+    let run_sh = fs::read_to_string(repo().join("tests/acceptance/run.sh")).unwrap();
+    let marker = run_sh
+        .lines()
+        .find_map(|l| l.strip_prefix("readonly PRESEED_MARKER='"))
+        .and_then(|rest| rest.strip_suffix('\''))
+        .expect("run.sh names PRESEED_MARKER");
+    let preseed = fs::read_to_string(repo().join("tests/acceptance/preseed/preseed.cfg")).unwrap();
+    let early = preseed
+        .lines()
+        .find(|l| l.starts_with("d-i preseed/early_command string "))
+        .expect("an early_command");
+    assert!(
+        early.contains(&format!("echo \"{marker}\" > /dev/ttyS0")),
+        "{early}"
+    );
+    assert!(early.ends_with("poweroff -f"), "{early}");
+    let deps = fs::read_to_string(repo().join("scripts/deps-acceptance.sh")).unwrap();
+    assert!(deps.contains("debian-installer-12-netboot-amd64"));
+}
+
+#[test]
 fn fai_config_space_names_its_origin_and_licence() {
     let dir = repo().join("tests/acceptance/fai");
     let readme = fs::read_to_string(dir.join("README.md")).unwrap();

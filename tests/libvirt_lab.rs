@@ -222,22 +222,7 @@ fn configs(
         format!("{g}/vmlinuz"),
         format!("{g}/installer.initrd"),
     );
-    let mut args = vec![
-        "--name",
-        name,
-        "--uuid",
-        uuid,
-        "--type",
-        &lab.domtype,
-        "--memory",
-        "256MiB",
-        "--disk",
-        &disk,
-        "--serial",
-        &serial,
-        "--graphics",
-        "none",
-    ];
+    let mut args = guest_args(lab, name, uuid, &disk, &serial);
     match method {
         Boot::Cdrom => args.extend(["--cdrom", iso.as_str()]),
         Boot::Kernel => args.extend([
@@ -254,6 +239,32 @@ fn configs(
         .ok()
         .stdout;
     (fin, install)
+}
+
+/// domxml-gen's flags for a lab guest with 256 MiB, `disk` and `serial`, no graphics.
+fn guest_args<'a>(
+    lab: &'a Lab,
+    name: &'a str,
+    uuid: &'a str,
+    disk: &'a str,
+    serial: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "--name",
+        name,
+        "--uuid",
+        uuid,
+        "--type",
+        &lab.domtype,
+        "--memory",
+        "256MiB",
+        "--disk",
+        disk,
+        "--serial",
+        serial,
+        "--graphics",
+        "none",
+    ]
 }
 
 /// The XML without its `<metadata>` (where the recorded install profile lives), to check
@@ -297,6 +308,8 @@ fn bin(tool: &str) -> &'static str {
         "dom-wait-shutdown" => env!("CARGO_BIN_EXE_dom-wait-shutdown"),
         "domxml-gen" => env!("CARGO_BIN_EXE_domxml-gen"),
         "domxml-rewrite" => env!("CARGO_BIN_EXE_domxml-rewrite"),
+        "dom-media" => env!("CARGO_BIN_EXE_dom-media"),
+        "dom-send-keys" => env!("CARGO_BIN_EXE_dom-send-keys"),
         other => panic!("unknown tool {other}"),
     }
 }
@@ -1184,6 +1197,165 @@ fn records_stream_through_create_and_wait_one_guest_at_a_time() {
     assert!(created.status.success(), "{created:?}");
     let waited = waiter.wait_with_output().unwrap();
     assert_eq!(waited.status.code(), Some(0), "{waited:?}");
+}
+
+#[test]
+fn the_installer_reads_an_injected_file_and_an_answer_image_found_by_its_label() {
+    let lab = Lab::start();
+    let guest = guest();
+    let name = "answers";
+    let c = ["-c", lab.uri.as_str()];
+    let path = |file: &str| lab.dir.join(file).display().to_string();
+    // Words the guest can only print if it read them from these files.
+    let token = new_uuid();
+    let message = format!("DOMKIT-INJECTED-{}", &token[24..]);
+    let answer = format!("DOMKIT-ANSWER-{}", &token[24..]);
+    std::fs::write(path("message.txt"), format!("{message}\n")).unwrap();
+    std::fs::write(path("answer.txt"), format!("{answer}\n")).unwrap();
+
+    // dom-media inject: the lab installer's initrd, with /domkit-message added.
+    let injected = tool(
+        "dom-media",
+        &[
+            "inject",
+            &format!("{}/installer.initrd", guest.display()),
+            &format!("{}=/domkit-message", path("message.txt")),
+            "-o",
+            &path("installer.initrd"),
+        ],
+        "",
+    )
+    .ok();
+    let injected: Value = serde_json::from_str(&injected.stdout).unwrap();
+    // dom-media image: answer.txt on an ISO labelled DOMKIT_ANSWER; its spec attaches it
+    // install-only. The cloud kernel has no AHCI driver: a virtio disk instead of a CD.
+    let image = tool(
+        "dom-media",
+        &[
+            "image",
+            "--label",
+            "DOMKIT_ANSWER",
+            &path("answer.txt"),
+            "-o",
+            &path("answer.iso"),
+        ],
+        "",
+    )
+    .ok();
+    let image: Value = serde_json::from_str(&image.stdout).unwrap();
+    let install_disk = image["install-disk"][0].as_str().unwrap();
+    assert_eq!(install_disk, format!("{},device=cdrom", path("answer.iso")));
+    let answer_disk = install_disk.replace("device=cdrom", "device=disk,bus=virtio,readonly");
+
+    let disk = format!("{},format=raw", lab.disk(name).display());
+    let serial = format!("pty,log={}", path("answers.serial"));
+    let uuid = new_uuid();
+    let kernel = format!("{}/vmlinuz", guest.display());
+    let mut args = guest_args(&lab, name, &uuid, &disk, &serial);
+    args.extend([
+        "--kernel",
+        &kernel,
+        "--initrd",
+        injected["initrd"].as_str().unwrap(),
+        "--cmdline",
+        "quiet loglevel=3 no_timer_check",
+        "--install-disk",
+        &answer_disk,
+    ]);
+    let fin = tool("domxml-gen", &args, "").ok().stdout;
+    let install = tool("domxml-rewrite", &["--to", "install"], &fin)
+        .ok()
+        .stdout;
+    assert!(
+        !active(&fin).contains("answer.iso"),
+        "the final config drops it"
+    );
+    assert!(install.contains("answer.iso"));
+    tool("dom-define", &c, &fin).ok();
+    let created = tool("dom-create", &c, &install).ok();
+    let waited = tool(
+        "dom-wait-shutdown",
+        &[
+            "--timeout",
+            BOOT_DEADLINE,
+            "--expect",
+            &format!("DOMKIT-INSTALLER: answer on /dev/vdb: {answer}"),
+        ],
+        &created.stdout,
+    );
+    let serial = lab.serial(name);
+    assert_eq!(waited.code, 0, "{waited:?}\n{serial}");
+    assert!(
+        serial.contains(&format!("DOMKIT-INSTALLER: injected: {message}")),
+        "{serial}"
+    );
+    assert!(
+        serial.contains("DOMKIT-INSTALLER: disk written"),
+        "{serial}"
+    );
+    // The final boot has neither: the disk, with the answer image dropped.
+    tool("dom-create", &[&c[..], &[name]].concat(), "").ok();
+    wait_for(&c, name).ok();
+    assert!(lab.serial(name).contains("DOMKIT-GUEST: booted from disk"));
+    assert!(!active(&lab.inactive_xml(name)).contains("answer.iso"));
+}
+
+#[test]
+fn keys_typed_at_the_cds_boot_prompt_reach_the_installers_command_line() {
+    let lab = Lab::start();
+    let guest = guest();
+    let name = "keys";
+    let c = ["-c", lab.uri.as_str()];
+    let disk = format!("{},format=raw", lab.disk(name).display());
+    let serial = format!("pty,log={}", lab.dir.join("keys.serial").display());
+    let uuid = new_uuid();
+    let menu = format!("{}/menu.iso", guest.display());
+    let mut args = guest_args(&lab, name, &uuid, &disk, &serial);
+    args.extend(["--cdrom", &menu]);
+    let fin = tool("domxml-gen", &args, "").ok().stdout;
+    let install = tool("domxml-rewrite", &["--to", "install"], &fin)
+        .ok()
+        .stdout;
+    tool("dom-define", &c, &fin).ok();
+    let created = tool("dom-create", &c, &install).ok();
+    // ISOLINUX waits at its prompt for ever: type once it is there (it shows on ttyS0).
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !lab.serial(name).contains("boot:") {
+        assert!(
+            Instant::now() < deadline,
+            "no boot: prompt: {}",
+            lab.serial(name)
+        );
+        std::thread::sleep(Duration::from_millis(100)); // poll interval, not synchronisation
+    }
+    let word = format!("Typed-{}", &new_uuid()[24..]);
+    let sent = tool(
+        "dom-send-keys",
+        &[&format!("install domkit.say={word}<enter>")],
+        &created.stdout,
+    )
+    .ok();
+    // The record passes on with dom-create's action, for dom-wait-shutdown.
+    assert_eq!(sent.record()["action"], "created-one-off");
+    let waited = tool(
+        "dom-wait-shutdown",
+        &[
+            "--timeout",
+            BOOT_DEADLINE,
+            "--expect",
+            &format!("DOMKIT-INSTALLER: said {word}$"),
+        ],
+        &sent.stdout,
+    );
+    let serial = lab.serial(name);
+    assert_eq!(waited.code, 0, "{waited:?}\n{serial}");
+    assert!(
+        serial.contains("DOMKIT-INSTALLER: disk written"),
+        "{serial}"
+    );
+    // A sequence with an unknown name types nothing: exit 3 before any connection.
+    let refused = tool("dom-send-keys", &[&c[..], &[name, "<entre>"]].concat(), "");
+    assert_eq!(refused.code, 3, "{refused:?}");
 }
 
 /// `systemctl restart libvirtd` on the lab: SIGTERM to the daemon only, then a new one. The

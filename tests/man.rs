@@ -29,6 +29,7 @@ fn pages() -> Vec<Page> {
         page::<domkit::tools::create::Args>("dom-create", domkit::tools::create::EXAMPLES),
         page::<domkit::tools::wait::Args>("dom-wait-shutdown", domkit::tools::wait::EXAMPLES),
         page::<domkit::tools::media::Args>("dom-media", domkit::tools::media::EXAMPLES),
+        page::<domkit::tools::sendkeys::Args>("dom-send-keys", domkit::tools::sendkeys::EXAMPLES),
     ]
 }
 
@@ -42,7 +43,7 @@ fn roff(text: &str) -> String {
     }
 }
 
-/// One section per subcommand (dom-media's inspect, extract, seed): its synopsis, what it
+/// One section per subcommand (dom-media's inspect, extract, inject, image, seed): its synopsis, what it
 /// does, and its options.
 fn render_subcommands(page: &Page) -> String {
     let mut text = String::new();

@@ -32,6 +32,20 @@ fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// domxml-gen's output for `args`, which it must accept.
+fn domxml_gen(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_domxml-gen"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn write(path: &Path, data: &[u8]) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, data).unwrap();
@@ -154,16 +168,7 @@ fn inspect_and_extract_a_debian_layout_with_rock_ridge() {
     full["name"] = "vm1".into();
     full["disk"] = serde_json::json!(["/img/vm1.qcow2"]);
     fs::write(&spec_file, full.to_string()).unwrap();
-    let generated = Command::new(env!("CARGO_BIN_EXE_domxml-gen"))
-        .args(["--phase", "install", "--spec", spec_file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        generated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&generated.stderr)
-    );
-    let xml = String::from_utf8(generated.stdout).unwrap();
+    let xml = domxml_gen(&["--phase", "install", "--spec", spec_file.to_str().unwrap()]);
     assert!(xml.contains(&format!(
         "<kernel>{}</kernel>",
         out.join("vmlinuz").display()
@@ -552,4 +557,434 @@ fn seed_refuses_values_that_would_change_the_yaml() {
     let out = run(&["seed", "--hostname", "a\nb: c", "-o", "/nonexistent/x"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
+}
+
+/// The members of a newc archive (name, mode, contents), read by GNU cpio into a folder.
+fn cpio_members(archive: &[u8], dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir).unwrap();
+    let mut child = Command::new("cpio")
+        .args(["-idm", "--quiet", "--no-absolute-filenames"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("cpio (scripts/deps.sh installs it)");
+    child.stdin.take().unwrap().write_all(archive).unwrap();
+    assert!(child.wait().unwrap().success());
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(d).unwrap() {
+            let path = e.unwrap().path();
+            let meta = fs::metadata(&path).unwrap();
+            let name = path.strip_prefix(dir).unwrap().display().to_string();
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_dir() {
+                stack.push(path.clone());
+                found.push((name + "/", mode, Vec::new()));
+            } else {
+                found.push((name, mode, fs::read(&path).unwrap()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn inject_appends_a_newc_archive_after_the_untouched_initrd() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("inject");
+    // A gzip initrd of 101 bytes before compression: its compressed length is no multiple
+    // of 4 either way, so the padding is exercised.
+    let base_tree = dir.join("base");
+    write(&base_tree.join("init"), b"#!/bin/sh\n");
+    let base = dir.join("initrd.gz");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("cd base && echo init | cpio -o -H newc --quiet | gzip -9n > ../initrd.gz")
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let before = fs::read(&base).unwrap();
+    let preseed = dir.join("preseed.cfg");
+    fs::write(&preseed, "d-i debian-installer/locale string en_US\n").unwrap();
+    let script = dir.join("hook.sh");
+    fs::write(&script, "#!/bin/sh\necho hook\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o750)).unwrap();
+    let out = dir.join("out.gz");
+    let record = json(&run(&[
+        "inject",
+        base.to_str().unwrap(),
+        preseed.to_str().unwrap(),
+        &format!("{}=/usr/lib/domkit/hook.sh", script.display()),
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    let written = fs::read(&out).unwrap();
+    assert_eq!(
+        fs::read(&base).unwrap(),
+        before,
+        "the input is never changed"
+    );
+    assert_eq!(&written[..before.len()], &before[..]);
+    let archive_at = before.len().next_multiple_of(4);
+    assert!(written[before.len()..archive_at].iter().all(|b| *b == 0));
+    assert_eq!(&written[archive_at..archive_at + 6], b"070701");
+    let members = cpio_members(&written[archive_at..], &dir.join("unpacked"));
+    let names: Vec<(&str, u32)> = members.iter().map(|(n, m, _)| (n.as_str(), *m)).collect();
+    assert_eq!(
+        names,
+        [
+            ("preseed.cfg", 0o644),
+            ("usr/", 0o755),
+            ("usr/lib/", 0o755),
+            ("usr/lib/domkit/", 0o755),
+            ("usr/lib/domkit/hook.sh", 0o750),
+        ]
+    );
+    assert_eq!(members[0].2, fs::read(&preseed).unwrap());
+
+    // The record: the output, its size and digest, the files.
+    assert_eq!(
+        record["initrd"],
+        fs::canonicalize(&out).unwrap().display().to_string()
+    );
+    assert_eq!(record["size"], written.len());
+    assert_eq!(record["compression"], "gzip");
+    let sum = Command::new("sha256sum").arg(&out).output().unwrap();
+    let sum = String::from_utf8(sum.stdout).unwrap();
+    assert_eq!(record["sha256"], sum.split_whitespace().next().unwrap());
+    assert_eq!(record["files"][1]["path"], "/usr/lib/domkit/hook.sh");
+    assert_eq!(record["files"][1]["mode"], "0750");
+    assert_eq!(record["files"][0]["size"], 41);
+
+    // The whole file is what the kernel reads: gzip's stream, then the archive. GNU cpio
+    // reads the first archive after gunzip, which stops at the gzip stream's end.
+    let gunzip = Command::new("sh")
+        .arg("-c")
+        .arg("gzip -dc < out.gz 2>/dev/null | cpio -it --quiet")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&gunzip.stdout), "init\n");
+
+    // An existing OUT is kept unless --force; the input itself is never the output.
+    let again = run(&[
+        "inject",
+        base.to_str().unwrap(),
+        preseed.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(4));
+    assert_eq!(fs::read(&out).unwrap(), written);
+    let forced = run(&[
+        "inject",
+        "--force",
+        base.to_str().unwrap(),
+        &format!("{}=/other.cfg", preseed.display()),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(forced.status.success());
+    assert_ne!(fs::read(&out).unwrap(), written);
+    let onto_input = run(&[
+        "inject",
+        "--force",
+        base.to_str().unwrap(),
+        preseed.to_str().unwrap(),
+        "-o",
+        base.to_str().unwrap(),
+    ]);
+    assert_eq!(onto_input.status.code(), Some(2));
+    assert_eq!(fs::read(&base).unwrap(), before);
+}
+
+#[test]
+fn inject_takes_every_compression_the_kernel_unpacks_and_nothing_else() {
+    let dir = scratch("inject-magic");
+    let file = dir.join("f");
+    fs::write(&file, "x").unwrap();
+    for (name, head) in [
+        ("gzip", &b"\x1f\x8b\x08\x00"[..]),
+        ("xz", b"\xfd7zXZ\x00\x00"),
+        ("zstd", b"\x28\xb5\x2f\xfd"),
+        ("none", b"07070100000001"),
+    ] {
+        let base = dir.join(format!("initrd.{name}"));
+        fs::write(&base, head).unwrap();
+        let out = dir.join(format!("out.{name}"));
+        let record = json(&run(&[
+            "inject",
+            base.to_str().unwrap(),
+            file.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]));
+        assert_eq!(record["compression"], name);
+    }
+    for (name, head) in [
+        ("elf", &b"\x7fELF\x02\x01"[..]),
+        ("empty", b""),
+        ("text", b"hello"),
+    ] {
+        let base = dir.join(format!("bad.{name}"));
+        fs::write(&base, head).unwrap();
+        let out = dir.join(format!("bad-out.{name}"));
+        let refused = run(&[
+            "inject",
+            base.to_str().unwrap(),
+            file.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(refused.status.code(), Some(3), "{name}");
+        assert!(!out.exists(), "{name}: nothing written");
+    }
+}
+
+#[test]
+fn inject_refuses_paths_that_leave_the_archive_root() {
+    let dir = scratch("inject-hostile");
+    let base = dir.join("initrd");
+    fs::write(&base, b"\x1f\x8b\x08\x00rest").unwrap();
+    let file = dir.join("ks.cfg");
+    fs::write(&file, "x").unwrap();
+    let f = file.to_str().unwrap();
+    for path in [
+        "../etc/passwd",
+        "/../../etc/shadow",
+        "a/../../b",
+        "a//b",
+        "/",
+        "",
+        "dir/",
+        "./x",
+        "a\nb",
+    ] {
+        let out = dir.join("out");
+        let refused = run(&[
+            "inject",
+            base.to_str().unwrap(),
+            &format!("{f}={path}"),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(refused.status.code(), Some(3), "{path:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(refused.stdout.is_empty());
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            2,
+            "{path:?}: nothing written"
+        );
+    }
+    // Two files for one path, and a file below another file.
+    for pair in [["/a.cfg", "a.cfg"], ["/a", "/a/b"]] {
+        let refused = run(&[
+            "inject",
+            base.to_str().unwrap(),
+            &format!("{f}={}", pair[0]),
+            &format!("{f}={}", pair[1]),
+            "-o",
+            dir.join("out").to_str().unwrap(),
+        ]);
+        assert_eq!(refused.status.code(), Some(3), "{pair:?}");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+    }
+}
+
+#[test]
+fn image_with_a_label_reads_back_with_blkid_xorriso_and_mtools() {
+    let dir = scratch("image");
+    let ks = dir.join("vm1-ks.cfg");
+    fs::write(&ks, "text\nreboot\n").unwrap();
+    let unattend = dir.join("autounattend.xml");
+    fs::write(&unattend, "<unattend/>\n").unwrap();
+    let iso = dir.join("oemdrv.iso");
+    let spec = json(&run(&[
+        "image",
+        "--label",
+        "OEMDRV",
+        &format!("{}=ks.cfg", ks.display()),
+        unattend.to_str().unwrap(),
+        "-o",
+        iso.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        spec,
+        serde_json::json!({"install-disk": [format!("{},device=cdrom", fs::canonicalize(&iso).unwrap().display())]})
+    );
+    let blkid = |image: &Path| {
+        let out = Command::new("blkid")
+            .args(["-o", "export"])
+            .arg(image)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = blkid(&iso);
+    // Padded as mkisofs pads: busybox's findfs reads 68 KiB before it looks for a label.
+    assert!(fs::metadata(&iso).unwrap().len() >= 300 << 10);
+    assert!(
+        text.contains("LABEL=OEMDRV\n") && text.contains("TYPE=iso9660"),
+        "{text}"
+    );
+    let mut img = Iso::open(fs::File::open(&iso).unwrap()).unwrap();
+    let ks_entry = img.lookup("/ks.cfg").unwrap().unwrap();
+    assert_eq!(img.read_small(&ks_entry, 100).unwrap(), b"text\nreboot\n");
+    // Joliet, which Windows setup reads.
+    let ls = Command::new("xorriso")
+        .args(["-rockridge", "off", "-indev"])
+        .arg(&iso)
+        .args(["-ls", "/"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&ls.stdout);
+    assert!(
+        listing.contains("'autounattend.xml'") && listing.contains("'ks.cfg'"),
+        "{listing}"
+    );
+
+    let fat = dir.join("oemdrv.img");
+    let spec = json(&run(&[
+        "image",
+        "--format",
+        "fat",
+        "--label",
+        "OEMDRV",
+        &format!("{}=ks.cfg", ks.display()),
+        "-o",
+        fat.to_str().unwrap(),
+    ]));
+    assert!(
+        spec["install-disk"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("oemdrv.img,device=disk")
+    );
+    let text = blkid(&fat);
+    assert!(
+        text.contains("LABEL=OEMDRV\n") && text.contains("TYPE=vfat"),
+        "{text}"
+    );
+    let mtype = Command::new("mtype")
+        .arg("-i")
+        .arg(&fat)
+        .arg("::ks.cfg")
+        .output()
+        .unwrap();
+    assert_eq!(mtype.stdout, b"text\nreboot\n");
+
+    // Refused: labels the format cannot hold, names the image cannot, clashing names, an
+    // existing OUT without --force; nothing is written.
+    for (args, code) in [
+        (vec!["--format", "fat", "--label", "oemdrv"], 2),
+        (vec!["--format", "fat", "--label", "TWELVE_CHARS"], 2),
+        (vec!["--label", "a b"], 2),
+    ] {
+        let mut all = vec!["image"];
+        all.extend(args);
+        let file = ks.to_str().unwrap();
+        let out = dir.join("refused.iso");
+        all.extend([file, "-o", out.to_str().unwrap()]);
+        let refused = run(&all);
+        assert_eq!(refused.status.code(), Some(code), "{all:?}");
+        assert!(!out.exists());
+    }
+    for name in ["a/b", "..", "a:b", "x\ty"] {
+        let out = dir.join("refused.iso");
+        let refused = run(&[
+            "image",
+            "--label",
+            "X",
+            &format!("{}={name}", ks.display()),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(refused.status.code(), Some(3), "{name:?}");
+        assert!(!out.exists());
+    }
+    let clash = run(&[
+        "image",
+        "--label",
+        "X",
+        &format!("{}=KS.CFG", ks.display()),
+        &format!("{}=ks.cfg", unattend.display()),
+        "-o",
+        dir.join("refused.iso").to_str().unwrap(),
+    ]);
+    assert_eq!(clash.status.code(), Some(3));
+    let before = fs::read(&iso).unwrap();
+    let kept = run(&[
+        "image",
+        "--label",
+        "X",
+        ks.to_str().unwrap(),
+        "-o",
+        iso.to_str().unwrap(),
+    ]);
+    assert_eq!(kept.status.code(), Some(4));
+    assert_eq!(fs::read(&iso).unwrap(), before);
+}
+
+#[test]
+fn the_boot_menus_default_arguments_and_the_users_extra_args_reach_the_install_kernel() {
+    let dir = scratch("extra-args");
+    let tree = debian_tree(&dir);
+    // Debian's menus: the graphical entry is the default and boots the same kernel with
+    // the gtk initrd; the expert entry another command line; a GRUB menu for UEFI.
+    write(
+        &tree.join("isolinux/isolinux.cfg"),
+        b"default vesamenu.c32\nlabel expert\n kernel /install.amd/vmlinuz\n append priority=low vga=788 initrd=/install.amd/initrd.gz ---\nlabel install\n menu default\n kernel /install.amd/vmlinuz\n append vga=788 initrd=/install.amd/initrd.gz --- quiet\n",
+    );
+    let iso = dir.join("debian.iso");
+    xorriso(&tree, &iso, &["-volid", "Debian 12.5.0 amd64 n"]);
+    let spec_path = dir.join("media.json");
+    let out = run(&[
+        "extract",
+        iso.to_str().unwrap(),
+        dir.join("boot").to_str().unwrap(),
+    ]);
+    let spec = json(&out);
+    assert_eq!(
+        spec["cmdline"], "vga=788 --- quiet",
+        "the default entry's, without initrd="
+    );
+    fs::write(&spec_path, &out.stdout).unwrap();
+    let xml = domxml_gen(&[
+        "--spec",
+        spec_path.to_str().unwrap(),
+        "--name",
+        "vm1",
+        "--disk",
+        "/img/vm1.img",
+        "--phase",
+        "install",
+        "--extra-args",
+        "auto=true priority=critical",
+    ]);
+    assert!(
+        xml.contains(
+            "<cmdline>vga=788 --- quiet auto=true priority=critical console=ttyS0</cmdline>"
+        ),
+        "{xml}"
+    );
+    // --extra-args adds to a kernel's command line: without --kernel it is refused.
+    let refused = Command::new(env!("CARGO_BIN_EXE_domxml-gen"))
+        .args([
+            "--name",
+            "vm1",
+            "--cdrom",
+            "/iso/x.iso",
+            "--extra-args",
+            "quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
 }

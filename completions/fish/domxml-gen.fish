@@ -32,6 +32,7 @@ complete -c domxml-gen -l kernel -d 'Install by booting this kernel directly (di
 complete -c domxml-gen -l initrd -d 'The initrd for --kernel' -r
 complete -c domxml-gen -l cmdline -d 'The kernel command line for --kernel' -r
 complete -c domxml-gen -l install-disk -d 'Extra install-only media, e.g. an unattended or cloud-init seed: PATH[,device=cdrom|disk|floppy][,bus=BUS][,target=DEV] (repeatable; cdrom for *.iso)' -r
+complete -c domxml-gen -l extra-args -d 'Arguments appended to the install kernel\'s command line (virt-install\'s --extra-args): after --cmdline, or after the boot menu\'s arguments that `dom-media extract` puts in a spec, so they need not be typed again (auto=true priority=critical, inst.ks=file:/ks.cfg). Needs --kernel' -r
 complete -c domxml-gen -l secure-boot -d 'UEFI secure boot, enforcing, with Microsoft\'s keys enrolled (implies --firmware uefi, a q35 machine and SMM) [default: where the OS requires it (win11)]'
 complete -c domxml-gen -l no-secure-boot -d 'No secure boot, not even where the OS requires it'
 complete -c domxml-gen -l paravirt -d 'Xen paravirtualized guest (<os><type>xen</type>); boots --kernel to install and --bootloader afterwards'

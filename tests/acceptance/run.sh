@@ -7,7 +7,14 @@
 #            of the ISO by the install-media tool), the CD attached as install-only media
 #   cloud    a cloud image built by mmdebstrap (tests/acceptance/cloud-image.sh), first
 #            boot with a NoCloud seed (install-only media), second boot without it
-#   all      the three, one after the other
+#   preseed  Debian 12's own installer (debian-installer-12-netboot-amd64's kernel and
+#            initrd), tests/acceptance/preseed/preseed.cfg injected into its initrd by
+#            the install-media tool, auto=true priority=critical as --extra-args: its
+#            early_command prints a marker and powers off (no mirror is reachable here,
+#            so the install itself cannot go further)
+#   keys     the same installer and injected preseed on an isolinux CD made here, which
+#            stops at its boot: prompt: dom-send-keys types the arguments there
+#   all      the five, one after the other
 #
 # Each install variant runs the flow the README documents:
 #   domxml-gen > NAME.xml; dom-define NAME.xml; domxml-rewrite --to install NAME.xml |
@@ -29,7 +36,7 @@ set -euo pipefail
 
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 usage() {
-  printf 'usage: %s cdrom|kernel|cloud|all...\n' "$0" >&2
+  printf 'usage: %s cdrom|kernel|cloud|preseed|keys|all...\n' "$0" >&2
   exit 2
 }
 
@@ -37,8 +44,8 @@ usage() {
 variants=()
 for v in "$@"; do
   case "$v" in
-    cdrom|kernel|cloud) variants+=("$v") ;;
-    all) variants+=(cdrom kernel cloud) ;;
+    cdrom|kernel|cloud|preseed|keys) variants+=("$v") ;;
+    all) variants+=(cdrom kernel cloud preseed keys) ;;
     *) usage ;;
   esac
 done
@@ -52,10 +59,14 @@ boot_timeout=${DOMKIT_BOOT_TIMEOUT:-900}
 for t in domxml-gen domxml-rewrite dom-define dom-create dom-wait-shutdown; do
   [ -x "$bin/$t" ] || die "missing $bin/$t (make build)"
 done
-# The kernel and cloud variants take their media from the install-media tool.
+# The kernel, cloud, preseed and keys variants take their media from the install-media
+# tool; keys types at a boot prompt.
 case " ${variants[*]} " in
-  *" kernel "*|*" cloud "*)
-    [ -x "$bin/dom-media" ] || die "missing $bin/dom-media (make build), needed by kernel and cloud" ;;
+  *" kernel "*|*" cloud "*|*" preseed "*|*" keys "*)
+    [ -x "$bin/dom-media" ] || die "missing $bin/dom-media (make build), needed by kernel, cloud, preseed and keys" ;;
+esac
+case " ${variants[*]} " in
+  *" keys "*) [ -x "$bin/dom-send-keys" ] || die "missing $bin/dom-send-keys (make build), needed by keys" ;;
 esac
 [ "$(id -u)" -eq 0 ] || die "run as root (FAI and mmdebstrap build the media as root)"
 
@@ -244,6 +255,92 @@ variant_cloud() {
   grep -q 'DOMKIT-CLOUD: boot 2 from disk; seed absent; runcmd has run 1 time(s); cloud-init status: [a-z]*; instances: domkit-acc-cloud-1 $' <<<"$log" \
     || die "$name: the second boot ran cloud-init's runcmd again, made a new instance, or did not report"
   report cloud "first boot (seed) $first_secs s, second boot (no seed) $second_secs s ($(grep -m1 'boot 2 from disk' <<<"$log"))"
+}
+
+# --- Debian's own installer, answered by a preseed injected into its initrd ----------------
+readonly NETBOOT=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
+readonly PRESEED_MARKER='DOMKIT-ACCEPTANCE: preseed early_command ran'
+variant_preseed() {
+  local name=domkit-acc-preseed disk initrd t0 log
+  netboot_ready
+  disk=$(new_disk "$name" 1G)
+  initrd="$vms/$name.initrd.gz"
+  rm -f "$vms/$name.serial.log"
+  say "$name: dom-media inject $NETBOOT/initrd.gz preseed.cfg -o $initrd"
+  "$bin/dom-media" inject --force "$NETBOOT/initrd.gz" tests/acceptance/preseed/preseed.cfg \
+    -o "$initrd" >&2
+  chmod a+r "$initrd"
+  say "$name: domxml-gen --kernel $NETBOOT/linux --initrd $initrd --extra-args 'auto=true priority=critical'"
+  "$bin/domxml-gen" --name "$name" --type "$domtype" --memory 1GiB \
+    --disk "$disk,format=raw" --serial "pty,log=$vms/$name.serial.log" --graphics none \
+    --kernel "$NETBOOT/linux" --initrd "$initrd" \
+    --extra-args 'auto=true priority=critical' > "$vms/$name.xml"
+  "$bin/dom-define" "$vms/$name.xml" >&2
+  t0=$(now)
+  "$bin/domxml-rewrite" --to install "$vms/$name.xml" | "$bin/dom-create" >&2
+  say "$name: dom-wait-shutdown --expect '$PRESEED_MARKER'"
+  if ! "$bin/dom-wait-shutdown" --timeout "$install_timeout" --expect "$PRESEED_MARKER" \
+      "$name" >&2; then
+    serial "$name" | tail -n 40 >&2
+    die "$name: the installer did not run the injected preseed's early_command"
+  fi
+  log=$(serial "$name")
+  final_has_no "$initrd" "$name"
+  report preseed "the installer ran the injected preseed after $(( $(now) - t0 )) s ($(grep -oF -m1 "$PRESEED_MARKER" <<<"$log"))"
+}
+
+# netboot_ready: Debian's netboot kernel and initrd are installed.
+netboot_ready() {
+  [ -r "$NETBOOT/linux" ] && [ -r "$NETBOOT/initrd.gz" ] \
+    || die "missing $NETBOOT/{linux,initrd.gz} (scripts/deps-acceptance.sh installs debian-installer-12-netboot-amd64)"
+}
+
+# The same installer on a CD that stops at ISOLINUX's boot: prompt (also on ttyS0), the
+# arguments typed there by dom-send-keys between dom-create and dom-wait-shutdown.
+readonly ISOLINUX_BIN=/usr/lib/ISOLINUX/isolinux.bin
+readonly LDLINUX_C32=/usr/lib/syslinux/modules/bios/ldlinux.c32
+variant_keys() {
+  local name=domkit-acc-keys disk tree iso t0 deadline
+  netboot_ready
+  [ -r "$ISOLINUX_BIN" ] && [ -r "$LDLINUX_C32" ] || die "missing isolinux (scripts/deps.sh)"
+  disk=$(new_disk "$name" 1G)
+  tree="$vms/$name.tree"
+  iso="$vms/$name.iso"
+  rm -rf "$tree" "$vms/$name.serial.log"
+  mkdir -p "$tree/isolinux"
+  cp "$ISOLINUX_BIN" "$LDLINUX_C32" "$tree/isolinux/"
+  cp "$NETBOOT/linux" "$tree/linux"
+  say "$name: dom-media inject the preseed, an isolinux CD with a boot: prompt"
+  "$bin/dom-media" inject "$NETBOOT/initrd.gz" tests/acceptance/preseed/preseed.cfg \
+    -o "$tree/initrd.gz" >&2
+  printf '%s\n' 'SERIAL 0 115200' 'PROMPT 1' 'TIMEOUT 0' 'DEFAULT install' \
+    'LABEL install' '  KERNEL /linux' '  INITRD /initrd.gz' '  APPEND vga=788 --- quiet' \
+    > "$tree/isolinux/isolinux.cfg"
+  xorriso -as mkisofs -quiet -o "$iso" -V DOMKIT_DI_MENU -J -R \
+    -b isolinux/isolinux.bin -c isolinux/boot.cat \
+    -no-emul-boot -boot-load-size 4 -boot-info-table "$tree" 2>/dev/null \
+    || die "xorriso failed ($iso)"
+  chmod a+r "$iso"
+  "$bin/domxml-gen" --name "$name" --type "$domtype" --memory 1GiB \
+    --disk "$disk,format=raw" --serial "pty,log=$vms/$name.serial.log" --graphics none \
+    --cdrom "$iso" > "$vms/$name.xml"
+  "$bin/dom-define" "$vms/$name.xml" >&2
+  t0=$(now)
+  "$bin/domxml-rewrite" --to install "$vms/$name.xml" | "$bin/dom-create" > "$vms/$name.record"
+  # The prompt waits for ever: type once it shows on the serial console.
+  deadline=$(( $(now) + boot_timeout ))
+  until serial "$name" | grep -q 'boot:'; do
+    [ "$(now)" -lt "$deadline" ] || die "$name: no boot: prompt after ${boot_timeout}s"
+    sleep 1 # poll interval, not synchronisation
+  done
+  say "$name: dom-send-keys 'install auto=true priority=critical<enter>' | dom-wait-shutdown --expect"
+  if ! "$bin/dom-send-keys" 'install auto=true priority=critical<enter>' < "$vms/$name.record" \
+      | "$bin/dom-wait-shutdown" --timeout "$install_timeout" --expect "$PRESEED_MARKER" >&2; then
+    serial "$name" | tail -n 40 >&2
+    die "$name: the installer booted with the typed arguments did not run the preseed"
+  fi
+  final_has_no "$iso" "$name"
+  report keys "typed at the CD's boot: prompt, the installer ran the injected preseed after $(( $(now) - t0 )) s"
 }
 
 # make_seed FILE: a NoCloud seed (ISO 9660, volume label cidata) from the user-data and

@@ -24,6 +24,9 @@
 #                       DOMKIT-INSTALLER: FAILED <why>
 #                     and powers off (poweroff -f).
 #   install.iso       isolinux CD that boots vmlinuz + installer.initrd, no prompt.
+#   menu.iso          the same CD (BIOS only) stopping at ISOLINUX's "boot:" prompt, also
+#                     shown on ttyS0, until a key is typed (dom-send-keys): "install ARGS"
+#                     boots the installer with ARGS appended to its command line.
 #   disk.img          what the installer writes (for reference): a FAT superfloppy with
 #                     SYSLINUX, vmlinuz and guest.initrd, whose /init prints
 #                       DOMKIT-GUEST: booted from disk
@@ -43,8 +46,15 @@
 #                  overwrites the counter) and reboots as usual
 #   domkit.hang    print "DOMKIT-INSTALLER: waiting for an answer" and wait forever
 #                  without disk or network I/O, like an installer asking a question
+#   domkit.say=W   print "DOMKIT-INSTALLER: said W" (what was typed at menu.iso's prompt)
 # Every installer boot first prints "DOMKIT-INSTALLER: started" (count installer runs in
 # a serial log kept with <log append='on'/>).
+# Answers from outside, for dom-media's tests: once /dev/vda is there the installer prints
+#   DOMKIT-INSTALLER: injected: <the first 200 bytes of /domkit-message>
+# when a file was injected at /domkit-message (dom-media inject), and
+#   DOMKIT-INSTALLER: answer on <device>: <the first 200 bytes of answer.txt>
+# when a volume labelled DOMKIT_ANSWER is attached (dom-media image; ISO 9660 on a virtio
+# disk: the cloud kernel has no AHCI driver for a q35 CD-ROM).
 # UEFI (OVMF): disk.img and install.iso (an El Torito EFI image) also boot through
 # Debian's signed shim and GRUB (EFI/BOOT/BOOTX64.EFI), so a UEFI guest installs from the
 # CD and boots from the disk too. Under UEFI the installer prints
@@ -61,7 +71,7 @@ set -euo pipefail
 # no_timer_check: with many TCG guests on few cores a starved guest fails Linux's IO-APIC
 # timer check and panics ("IO-APIC + timer doesn't work!"): 67 of 100 at once did here.
 readonly CMDLINE='console=ttyS0 quiet loglevel=3 no_timer_check'
-readonly OUTPUTS=(vmlinuz installer.initrd install.iso disk.img guest.initrd cmdline README)
+readonly OUTPUTS=(vmlinuz installer.initrd install.iso menu.iso disk.img guest.initrd cmdline README)
 
 die() { printf 'guest.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -187,7 +197,7 @@ add_module() {
   done
   modlist+=("$file")
 }
-for m in virtio_pci virtio_blk pvpanic_mmio efivarfs; do
+for m in virtio_pci virtio_blk pvpanic_mmio efivarfs isofs; do
   add_module "$m"
 done
 grep -q '^CONFIG_SERIAL_8250_CONSOLE=y' "$kconfig" || die "$kver: no built-in 8250 serial console"
@@ -322,6 +332,7 @@ for arg in $(cat /proc/cmdline); do
     domkit.fail) fail "requested by domkit.fail" ;;
     domkit.hang) say "DOMKIT-INSTALLER: waiting for an answer"; while :; do sleep 3600; done ;;
     domkit.reboots=*) reboots=${arg#domkit.reboots=} ;;
+    domkit.say=*) say "DOMKIT-INSTALLER: said ${arg#domkit.say=}" ;;
   esac
 done
 # Wait for the target disk, 20 s at most.
@@ -331,6 +342,15 @@ while [ ! -b /dev/vda ]; do
   [ "$tries" -gt 0 ] || fail "no /dev/vda (virtio disk) after 20 s"
   usleep 100000
 done
+if [ -f /domkit-message ]; then
+  say "DOMKIT-INSTALLER: injected: $(head -c 200 /domkit-message)"
+fi
+if answer=$(findfs LABEL=DOMKIT_ANSWER 2>/dev/null); then
+  mkdir -p /answer
+  mount -r -t iso9660 "$answer" /answer || fail "cannot mount $answer (DOMKIT_ANSWER)"
+  say "DOMKIT-INSTALLER: answer on $answer: $(head -c 200 /answer/answer.txt)"
+  umount /answer
+fi
 size=$(blockdev --getsize64 /dev/vda) || fail "cannot size /dev/vda"
 if [ "$reboots" -gt 0 ]; then
   # The boot counter lives in the disk's last sector: RAM does not survive a reset.
@@ -396,12 +416,34 @@ xorriso -as mkisofs -quiet -o "$out/install.iso" -V DOMKIT_INSTALL -J -R \
   -eltorito-alt-boot -e efiboot.img -no-emul-boot "$iso" 2>/dev/null \
   || die "xorriso failed"
 
+# The menu CD: ISOLINUX waits at its prompt (on the screen and ttyS0) for ever.
+menu="$work/menu"
+mkdir -p "$menu/isolinux"
+cp "$ISOLINUX_BIN" "$LDLINUX_C32" "$menu/isolinux/"
+cat > "$menu/isolinux/isolinux.cfg" <<EOF
+SERIAL 0 115200
+PROMPT 1
+TIMEOUT 0
+DEFAULT install
+LABEL install
+  KERNEL /vmlinuz
+  INITRD /installer.initrd
+  APPEND $CMDLINE
+EOF
+cp "$out/vmlinuz" "$out/installer.initrd" "$menu/"
+xorriso -as mkisofs -quiet -o "$out/menu.iso" -V DOMKIT_MENU -J -R \
+  -b isolinux/isolinux.bin -c isolinux/boot.cat \
+  -no-emul-boot -boot-load-size 4 -boot-info-table "$menu" 2>/dev/null \
+  || die "xorriso failed (menu.iso)"
+
 printf '%s\n' "$CMDLINE" > "$out/cmdline"
 cat > "$out/README" <<EOF
 domkit test guest, built by tests/lab/guest.sh from $(basename "$deb") ($kver).
 vmlinuz           the kernel
 installer.initrd  installer: writes disk.img to /dev/vda, prints "DOMKIT-INSTALLER: disk written"
                   on ttyS0, then reboot -f (on error: "DOMKIT-INSTALLER: FAILED <why>", poweroff -f)
+menu.iso          BIOS CD stopping at ISOLINUX's "boot:" prompt (also on ttyS0): "install ARGS" boots
+                  the installer with ARGS added; domkit.say=W makes it print "DOMKIT-INSTALLER: said W"
 install.iso       CD booting vmlinuz + installer.initrd ($CMDLINE): isolinux for BIOS,
                   an El Torito EFI image with shim + GRUB for UEFI
 disk.img          the disk the installer writes (FAT superfloppy + SYSLINUX for BIOS, shim + GRUB
@@ -414,7 +456,8 @@ guest.initrd      the disk's initrd
 cmdline           kernel command line for a direct-kernel install: $CMDLINE
 Kernel arguments for failure tests: domkit.fail (FAILED line + poweroff), domkit.crash (panic);
 installer only: domkit.reboots=N (reboot N times first), domkit.hang (wait forever, no I/O).
-Every installer boot prints "DOMKIT-INSTALLER: started".
+Every installer boot prints "DOMKIT-INSTALLER: started". It prints /domkit-message when a file was
+injected there, and answer.txt from a volume labelled DOMKIT_ANSWER (ISO 9660) when one is attached.
 Domains need <features><acpi/></features>, serial port 0, and a virtio target disk >= 32 MiB.
 EOF
 : > "$out/.complete"

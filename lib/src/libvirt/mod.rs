@@ -7,6 +7,7 @@ pub mod connect;
 pub mod console;
 pub mod events;
 pub mod install;
+pub mod keys;
 pub mod record;
 pub mod uri;
 

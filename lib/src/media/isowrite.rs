@@ -1,16 +1,20 @@
 //! Writes a small ISO 9660 image with one flat root directory, Rock Ridge and Joliet names:
-//! what a cloud-init NoCloud seed needs, and nothing more.
+//! what a cloud-init NoCloud seed or an answer-file CD needs, and nothing more.
 //!
 //! Layout: 16 empty system sectors, the primary and Joliet volume descriptors, the
 //! terminator, four path tables, the Rock Ridge `ER` continuation area, the two root
-//! directories, then each file from its own sector. Timestamps come from the caller, so
-//! the same inputs give the same bytes.
+//! directories, then each file from its own sector, then 150 zero sectors. Timestamps
+//! come from the caller, so the same inputs give the same bytes.
 
 use super::iso9660::SECTOR;
 
 const S: usize = SECTOR as usize;
 
-/// One file of the root directory. Names are the caller's fixed ASCII names.
+/// Zero sectors after the last file.
+const PADDING: u32 = 150;
+
+/// One file of the root directory. Names are checked by the caller: distinct (also
+/// ignoring case), at most 64 characters, none of `/ \ : * ? ; " < > |` or controls.
 pub struct File<'a> {
     /// The POSIX name (Rock Ridge and Joliet), e.g. `user-data`.
     pub name: &'a str,
@@ -141,6 +145,27 @@ fn iso_name(name: &str) -> Vec<u8> {
     format!("{}.{};1", clean(base, 8), clean(ext, 3)).into_bytes()
 }
 
+/// Level-1 names for every file, made distinct where two clash (`user-data` and
+/// `user_data`): the later one's base ends in a number (`USER_DA1.`). Readers with Rock
+/// Ridge or Joliet (Linux, Windows) see the real names; the level-1 ones must only differ.
+fn iso_names(files: &[File<'_>]) -> Vec<Vec<u8>> {
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for f in files {
+        let mut name = iso_name(f.name);
+        let mut n = 1u32;
+        while names.contains(&name) {
+            let text = String::from_utf8_lossy(&iso_name(f.name)).into_owned();
+            let (base, ext) = text.split_once('.').unwrap_or((&text, ";1"));
+            let suffix = n.to_string();
+            let keep = base.len().min(8 - suffix.len());
+            name = format!("{}{suffix}.{ext}", &base[..keep]).into_bytes();
+            n += 1;
+        }
+        names.push(name);
+    }
+    names
+}
+
 fn joliet_name(name: &str) -> Vec<u8> {
     format!("{name};1")
         .encode_utf16()
@@ -183,10 +208,22 @@ fn put_text(d: &mut [u8], text: &str, ucs2: bool) {
 /// The image: `volume_id` is the label (`cidata`), files go in the root directory.
 pub fn flat_iso(volume_id: &str, files: &[File<'_>], epoch: i64) -> Vec<u8> {
     let date = record_date(epoch);
-    let mut files: Vec<&File<'_>> = files.iter().collect();
-    // Directory records are sorted by their ISO name; the fixed names sort the same way
-    // in both trees.
-    files.sort_by_key(|f| iso_name(f.name));
+    let names = iso_names(files);
+    // Each tree's records are sorted by its own names (ECMA-119 9.3; Joliet likewise).
+    let mut primary_order: Vec<usize> = (0..files.len()).collect();
+    primary_order.sort_by(|&a, &b| names[a].cmp(&names[b]));
+    let mut joliet_order = primary_order.clone();
+    joliet_order.sort_by_key(|&i| joliet_name(files[i].name));
+    let entries = |order: &[usize], locations: &[u32]| -> Vec<Entry<'_>> {
+        order
+            .iter()
+            .map(|&i| Entry {
+                file: &files[i],
+                iso_name: &names[i],
+                lba: locations.get(i).copied().unwrap_or(0),
+            })
+            .collect()
+    };
 
     // Fixed sectors: 16 descriptors, 17 Joliet, 18 terminator, 19-22 path tables, 23 ER.
     let er_lba = 23u32;
@@ -194,22 +231,21 @@ pub fn flat_iso(volume_id: &str, files: &[File<'_>], epoch: i64) -> Vec<u8> {
     let primary = Tree::Primary { er_lba };
     // Sizes first (records hold the file locations, but not their own sizes' effect).
     let primary_len = {
-        let probe = root_records(primary, &files, root_lba, 0, &[], date);
+        let probe = root_records(primary, &entries(&primary_order, &[]), root_lba, 0, date);
         lay_out(&probe).len()
     };
     let joliet_lba = root_lba + sectors(primary_len);
     let joliet_len = lay_out(&root_records(
         Tree::Joliet,
-        &files,
+        &entries(&joliet_order, &[]),
         joliet_lba,
         0,
-        &[],
         date,
     ))
     .len();
     let mut next = joliet_lba + sectors(joliet_len);
     let mut locations = Vec::new();
-    for f in &files {
+    for f in files {
         if f.data.is_empty() {
             locations.push(0);
         } else {
@@ -217,22 +253,23 @@ pub fn flat_iso(volume_id: &str, files: &[File<'_>], epoch: i64) -> Vec<u8> {
             next += sectors(f.data.len());
         }
     }
-    let total = next;
+    // 150 zero sectors (300 KiB) close the volume, as mkisofs' and xorriso's -pad do: reads
+    // ahead past the last file stay inside it, and busybox's findfs and blkid (volume_id),
+    // which read 68 KiB from the start, find the label of an image that would be smaller.
+    let total = next + PADDING;
 
     let primary = lay_out(&root_records(
         primary,
-        &files,
+        &entries(&primary_order, &locations),
         root_lba,
         primary_len as u32,
-        &locations,
         date,
     ));
     let joliet = lay_out(&root_records(
         Tree::Joliet,
-        &files,
+        &entries(&joliet_order, &locations),
         joliet_lba,
         joliet_len as u32,
-        &locations,
         date,
     ));
 
@@ -310,6 +347,14 @@ pub fn flat_iso(volume_id: &str, files: &[File<'_>], epoch: i64) -> Vec<u8> {
     img
 }
 
+/// A file as one tree lists it.
+struct Entry<'a> {
+    file: &'a File<'a>,
+    iso_name: &'a [u8],
+    /// Its first sector; 0 in the sizing passes (the records are as long either way).
+    lba: u32,
+}
+
 /// Which of the two directory trees a record belongs to.
 #[derive(Clone, Copy)]
 enum Tree {
@@ -323,10 +368,9 @@ enum Tree {
 /// then each file (in the primary tree with PX and NM).
 fn root_records(
     tree: Tree,
-    files: &[&File<'_>],
+    entries: &[Entry<'_>],
     root_lba: u32,
     root_len: u32,
-    locations: &[u32],
     date: [u8; 7],
 ) -> Vec<Vec<u8>> {
     let (dot_su, dotdot_su) = match tree {
@@ -345,20 +389,19 @@ fn root_records(
         dir_record(&[0], root_lba, root_len, true, &dot_su, date),
         dir_record(&[1], root_lba, root_len, true, &dotdot_su, date),
     ];
-    for (i, f) in files.iter().enumerate() {
+    for entry in entries {
+        let f = entry.file;
         let (name, su) = match tree {
             Tree::Primary { .. } => {
                 let mut su = px(0o100444, 1);
                 su.extend(nm(f.name));
-                (iso_name(f.name), su)
+                (entry.iso_name.to_vec(), su)
             }
             Tree::Joliet => (joliet_name(f.name), Vec::new()),
         };
-        // Sizing passes have no locations yet: the records are as long either way.
-        let lba = locations.get(i).copied().unwrap_or(0);
         records.push(dir_record(
             &name,
-            lba,
+            entry.lba,
             f.data.len() as u32,
             false,
             &su,
@@ -384,5 +427,12 @@ mod tests {
         assert_eq!(iso_name("user-data"), b"USER_DAT.;1");
         assert_eq!(iso_name("network-config"), b"NETWORK_.;1");
         assert_eq!(iso_name("a.b.txt"), b"A_B.TXT;1");
+    }
+
+    #[test]
+    fn clashing_level_one_names_are_made_distinct() {
+        let file = |name| File { name, data: b"" };
+        let names = iso_names(&[file("user-data"), file("user_data"), file("USER-DATA")]);
+        assert_eq!(names, [&b"USER_DAT.;1"[..], b"USER_DA1.;1", b"USER_DA2.;1"]);
     }
 }

@@ -109,8 +109,24 @@ pub struct MenuEntry {
     pub kernel: String,
     /// The initrd path, made absolute.
     pub initrd: Option<String>,
-    /// The rest of the command line (isolinux's `initrd=` removed).
+    /// The rest of the command line (`initrd=` removed: the initrd is given apart).
     pub cmdline: String,
+    /// The menu boots this entry by default (ISOLINUX `DEFAULT`/`ONTIMEOUT` or `MENU
+    /// DEFAULT`, GRUB `set default=`).
+    pub default: bool,
+}
+
+/// The command line of the menu entry that boots `kernel` (with `initrd`, if one does):
+/// the menu's default entry among them, else the first in file order.
+pub fn cmdline_for(menu: &[MenuEntry], kernel: &str, initrd: Option<&str>) -> Option<String> {
+    menu.iter()
+        .enumerate()
+        .filter(|(_, m)| m.kernel.eq_ignore_ascii_case(kernel))
+        .min_by_key(|(i, m)| {
+            let same_initrd = initrd.is_some() && m.initrd.as_deref() == initrd;
+            (!same_initrd, !m.default, *i)
+        })
+        .map(|(_, m)| m.cmdline.clone())
 }
 
 fn is_file<R: Read + Seek>(iso: &mut Iso<R>, path: &str) -> Result<bool, IsoError> {
@@ -128,12 +144,9 @@ pub fn find<R: Read + Seek>(
     iso: &mut Iso<R>,
     osinfo: Option<(&str, &str)>,
 ) -> Result<Vec<Boot>, IsoError> {
-    let menu = menu_entries(iso)?;
-    let cmdline_for = |kernel: &str| {
-        menu.iter()
-            .find(|m| m.kernel.eq_ignore_ascii_case(kernel))
-            .map(|m| m.cmdline.clone())
-    };
+    let mut menu = menu_entries(iso)?;
+    // Default entries first: of the entries a menu has, the one it boots untouched.
+    menu.sort_by_key(|m| !m.default);
     let mut found: Vec<Boot> = Vec::new();
     let push = |found: &mut Vec<Boot>, boot: Boot| {
         if !found
@@ -157,7 +170,7 @@ pub fn find<R: Read + Seek>(
                     Boot {
                         kernel: kernel.to_string(),
                         initrd: initrd.to_string(),
-                        cmdline: cmdline_for(kernel),
+                        cmdline: cmdline_for(&menu, kernel, Some(initrd)),
                         layout: layout.to_string(),
                         variant: variant.map(str::to_string),
                     },
@@ -172,7 +185,7 @@ pub fn find<R: Read + Seek>(
             push(
                 &mut found,
                 Boot {
-                    cmdline: cmdline_for(&kernel),
+                    cmdline: cmdline_for(&menu, &kernel, Some(&initrd)),
                     kernel,
                     initrd,
                     layout: "osinfo".into(),
@@ -233,18 +246,54 @@ fn absolute(path: &str) -> String {
     }
 }
 
-/// Words of a command line that mean something only to the boot loader: GRUB variables.
+/// Words of a command line that mean something only to the boot loader: GRUB variables,
+/// and `initrd=` (ISOLINUX's way to name the initrd, given apart here).
 fn loader_only(word: &str) -> bool {
-    word.contains('$')
+    word.contains('$') || word.starts_with("initrd=")
 }
 
-/// GRUB: `linux PATH ARGS` then `initrd PATH` inside each menuentry.
+/// GRUB's `set default=N` (a menu entry's position) or `set default="TITLE"`.
+enum GrubDefault {
+    Position(usize),
+    Title(String),
+}
+
+/// A GRUB menu entry's title: the first word after `menuentry`, quotes removed.
+fn grub_title(rest: &str) -> String {
+    let rest = rest.trim_start();
+    match rest.chars().next() {
+        Some(q @ ('\'' | '"')) => rest[1..].split(q).next().unwrap_or_default().to_string(),
+        _ => rest
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// GRUB: `linux PATH ARGS` then `initrd PATH` inside each menuentry; `set default=`
+/// marks the default entry.
 pub fn parse_grub(text: &str) -> Vec<MenuEntry> {
     let mut out = Vec::new();
+    // Each entry's menuentry (position, title).
+    let mut owners: Vec<(usize, String)> = Vec::new();
     let mut current: Option<MenuEntry> = None;
+    let mut position: Option<usize> = None;
+    let mut title = String::new();
+    let mut default = None;
     for line in text.lines() {
         let mut words = line.split_whitespace();
         match words.next() {
+            Some("set") => {
+                let setting = line.trim_start()[3..].trim();
+                if let Some(value) = setting.strip_prefix("default=") {
+                    let value = value.trim_matches(|c| c == '"' || c == '\'');
+                    default = Some(match value.parse() {
+                        Ok(n) => GrubDefault::Position(n),
+                        Err(_) => GrubDefault::Title(value.to_string()),
+                    });
+                }
+            }
             Some("linux" | "linuxefi" | "linux16") => {
                 if let Some(done) = current.take() {
                     out.push(done);
@@ -254,11 +303,13 @@ pub fn parse_grub(text: &str) -> Vec<MenuEntry> {
                     continue;
                 }
                 let cmdline: Vec<&str> = words.filter(|w| !loader_only(w)).collect();
+                owners.push((position.unwrap_or(usize::MAX), title.clone()));
                 current = Some(MenuEntry {
                     menu: "grub",
                     kernel: absolute(kernel),
                     initrd: None,
                     cmdline: cmdline.join(" "),
+                    default: false,
                 });
             }
             Some("initrd" | "initrdefi" | "initrd16") => {
@@ -268,15 +319,27 @@ pub fn parse_grub(text: &str) -> Vec<MenuEntry> {
                     }
                 }
             }
-            Some("menuentry" | "}") => {
+            Some(word @ ("menuentry" | "}")) => {
                 if let Some(done) = current.take() {
                     out.push(done);
+                }
+                if word == "menuentry" {
+                    position = Some(position.map_or(0, |p| p + 1));
+                    title = grub_title(line.trim_start()["menuentry".len()..].trim_start());
                 }
             }
             _ => {}
         }
     }
     out.extend(current);
+    for (entry, (position, title)) in out.iter_mut().zip(&owners) {
+        entry.default = match &default {
+            Some(GrubDefault::Position(n)) => position == n,
+            Some(GrubDefault::Title(t)) => title == t,
+            // GRUB boots the first entry when nothing says otherwise.
+            None => *position == 0,
+        };
+    }
     out
 }
 
@@ -291,6 +354,11 @@ pub fn parse_isolinux(text: &str, dir: &str) -> Vec<MenuEntry> {
         }
     };
     let mut out = Vec::new();
+    // Each entry's label, and the label DEFAULT or ONTIMEOUT names.
+    let mut labels: Vec<String> = Vec::new();
+    let mut label = String::new();
+    let mut default_label = None;
+    let mut menu_default = None;
     let mut current: Option<MenuEntry> = None;
     for line in text.lines() {
         let line = line.trim();
@@ -301,17 +369,35 @@ pub fn parse_isolinux(text: &str, dir: &str) -> Vec<MenuEntry> {
                 if let Some(done) = current.take() {
                     out.push(done);
                 }
+                label = rest.to_string();
+            }
+            "default" | "ontimeout" if !rest.is_empty() => {
+                // `DEFAULT vesamenu.c32` names a menu module, not an entry; a DEFAULT
+                // with arguments names its entry first.
+                let name = rest.split_whitespace().next().unwrap_or(rest);
+                if !name.ends_with(".c32") {
+                    default_label = Some(name.to_string());
+                }
+            }
+            "menu" if rest.eq_ignore_ascii_case("default") => {
+                // A menu module (vesamenu.c32) boots this one rather than DEFAULT's.
+                match current.as_mut() {
+                    Some(entry) => entry.default = true,
+                    None => menu_default = Some(label.clone()),
+                }
             }
             "kernel" | "linux" if !rest.is_empty() => {
                 if let Some(done) = current.take() {
                     out.push(done);
                 }
                 let path = rest.split_whitespace().next().unwrap_or(rest);
+                labels.push(label.clone());
                 current = Some(MenuEntry {
                     menu: "isolinux",
                     kernel: resolve(path),
                     initrd: None,
                     cmdline: String::new(),
+                    default: false,
                 });
             }
             "initrd" => {
@@ -339,6 +425,11 @@ pub fn parse_isolinux(text: &str, dir: &str) -> Vec<MenuEntry> {
         }
     }
     out.extend(current);
+    if let Some(default) = menu_default.or(default_label) {
+        for (entry, label) in out.iter_mut().zip(&labels) {
+            entry.default |= label.eq_ignore_ascii_case(&default);
+        }
+    }
     out
 }
 
@@ -358,6 +449,43 @@ mod tests {
             "FAI_FLAGS=\"menu,verbose\" root=live:CDLABEL=FAI_CD quiet"
         );
         assert_eq!(e[1].initrd, None);
+        // Without `set default`, GRUB boots the first entry.
+        assert!(e[0].default && !e[1].default);
+    }
+
+    #[test]
+    fn the_default_entry_gives_the_command_line() {
+        let grub = "set default=\"1\"\nmenuentry 'Install' {\n linux /k quiet\n initrd /i\n}\nmenuentry 'Test media & install' {\n linux /k rd.live.check quiet initrd=/x\n initrd /i\n}\n";
+        let e = parse_grub(grub);
+        assert_eq!(
+            cmdline_for(&e, "/k", Some("/i")).as_deref(),
+            Some("rd.live.check quiet")
+        );
+        let by_title = parse_grub(&grub.replace("default=\"1\"", "default='Install'"));
+        assert_eq!(
+            cmdline_for(&by_title, "/k", Some("/i")).as_deref(),
+            Some("quiet")
+        );
+        // Debian: the graphical installer's entry is the default, with another initrd.
+        let isolinux = "default vesamenu.c32\nlabel installgui\n menu default\n kernel /install.amd/vmlinuz\n append vga=788 initrd=/install.amd/gtk/initrd.gz --- quiet\nlabel install\n kernel /install.amd/vmlinuz\n append vga=788 initrd=/install.amd/initrd.gz --- quiet\nlabel expert\n kernel /install.amd/vmlinuz\n append priority=low vga=788 initrd=/install.amd/initrd.gz ---\n";
+        let e = parse_isolinux(isolinux, "/isolinux");
+        assert!(e[0].default && !e[1].default && !e[2].default);
+        assert_eq!(
+            cmdline_for(&e, "/install.amd/vmlinuz", Some("/install.amd/initrd.gz")).as_deref(),
+            Some("vga=788 --- quiet")
+        );
+        let plain = isolinux.replace(" menu default\n", "");
+        let named = parse_isolinux(&format!("DEFAULT expert\n{plain}"), "/isolinux");
+        assert!(named[2].default);
+        assert_eq!(
+            cmdline_for(
+                &named,
+                "/install.amd/vmlinuz",
+                Some("/install.amd/initrd.gz")
+            )
+            .as_deref(),
+            Some("priority=low vga=788 ---")
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! direct-kernel installs) and writing cloud-init NoCloud seeds. Pure Rust, no mounts, no
 //! external programs; an ISO is treated as hostile input throughout.
 
+pub mod image;
+pub mod initrd;
 pub mod iso9660;
 pub mod isowrite;
 pub mod layout;

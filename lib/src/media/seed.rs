@@ -1,28 +1,18 @@
 //! cloud-init NoCloud seed images: `user-data`, `meta-data` and the optional
 //! `network-config` and `vendor-data` on a filesystem labelled `cidata`, as ISO 9660
-//! (Rock Ridge and Joliet names) or VFAT.
+//! (Rock Ridge and Joliet names) or FAT, written by the general image writer
+//! ([`super::image`]).
 //!
 //! NoCloud only takes a seed that has both `user-data` and `meta-data`. A missing
 //! `meta-data` is generated with an `instance-id` derived from the other files' contents
 //! (a changed seed is a new instance to cloud-init, the same seed is the same instance); a
 //! missing `user-data` is written empty.
 
-use std::io::{Cursor, Seek, SeekFrom, Write};
-
-use super::isowrite;
+use super::image;
+pub use super::image::Format;
 
 /// Largest input file a seed takes: seeds carry configuration, not payloads.
 pub const MAX_FILE: u64 = 16 << 20;
-
-/// The filesystem of the seed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Format {
-    /// ISO 9660 with Rock Ridge and Joliet names, label `cidata` (attach as a CD-ROM).
-    Iso,
-    /// FAT (VFAT long names), label `CIDATA` (attach as a disk).
-    Vfat,
-}
 
 /// The seed's files; None when not given.
 #[derive(Debug, Clone, Default)]
@@ -95,108 +85,26 @@ impl Files {
     }
 }
 
+/// The seed's labels: NoCloud looks for `cidata` or `CIDATA`, and FAT labels are upper
+/// case.
+pub fn label(format: Format) -> &'static str {
+    match format {
+        Format::Iso => "cidata",
+        Format::Fat => "CIDATA",
+    }
+}
+
 /// The seed image's bytes.
 ///
 /// # Errors
-/// Only VFAT formatting can fail (an I/O error on the in-memory image).
+/// Only FAT formatting can fail (an I/O error on the in-memory image).
 pub fn build(
     files: &[(&'static str, Vec<u8>)],
     format: Format,
     epoch: i64,
 ) -> std::io::Result<Vec<u8>> {
-    match format {
-        Format::Iso => {
-            let files: Vec<isowrite::File<'_>> = files
-                .iter()
-                .map(|(name, data)| isowrite::File { name, data })
-                .collect();
-            Ok(isowrite::flat_iso("cidata", &files, epoch))
-        }
-        Format::Vfat => vfat(files),
-    }
-}
-
-/// A FAT image just big enough for the files.
-fn vfat(files: &[(&'static str, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
-    // Each file rounded up to 4 KiB clusters, plus room for the FATs and the root
-    // directory; at least 1 MiB, which is FAT12 territory every loader reads.
-    let data: u64 = files
-        .iter()
-        .map(|(_, d)| (d.len() as u64).div_ceil(4096) * 4096)
-        .sum();
-    let size = (data + data / 8 + (256 << 10)).max(1 << 20).div_ceil(512) * 512;
-    let mut image = Cursor::new(vec![0u8; size as usize]);
-    fatfs::format_volume(
-        &mut image,
-        fatfs::FormatVolumeOptions::new()
-            .volume_label(*b"CIDATA     ")
-            .total_sectors((size / 512) as u32)
-            .bytes_per_sector(512),
-    )?;
-    write_root_label(&mut image, b"CIDATA     ")?;
-    // fatfs asserts that the disk starts at offset 0.
-    image.seek(SeekFrom::Start(0))?;
-    {
-        let options = fatfs::FsOptions::new().time_provider(&FAT_EPOCH);
-        let fs = fatfs::FileSystem::new(&mut image, options)?;
-        let root = fs.root_dir();
-        for (name, contents) in files {
-            let mut file = root.create_file(name)?;
-            file.write_all(contents)?;
-            file.flush()?;
-        }
-    }
-    Ok(image.into_inner())
-}
-
-/// FAT's first date, 1980-01-01 00:00, for every timestamp: the same inputs give the same
-/// image (fatfs without its clock feature would write an invalid month 0).
-#[derive(Debug)]
-struct FatEpoch;
-
-static FAT_EPOCH: FatEpoch = FatEpoch;
-
-impl fatfs::TimeProvider for FatEpoch {
-    fn get_current_date(&self) -> fatfs::Date {
-        fatfs::Date {
-            year: 1980,
-            month: 1,
-            day: 1,
-        }
-    }
-
-    fn get_current_date_time(&self) -> fatfs::DateTime {
-        fatfs::DateTime {
-            date: self.get_current_date(),
-            time: fatfs::Time {
-                hour: 0,
-                min: 0,
-                sec: 0,
-                millis: 0,
-            },
-        }
-    }
-}
-
-/// Puts the volume label into the root directory too (fatfs writes it into the boot sector
-/// only; DOS and some blkid versions read the root directory's entry first).
-fn write_root_label(image: &mut Cursor<Vec<u8>>, label: &[u8; 11]) -> std::io::Result<()> {
-    let boot = &image.get_ref()[..512];
-    let bytes_per_sector = u64::from(u16::from_le_bytes([boot[11], boot[12]]));
-    let reserved = u64::from(u16::from_le_bytes([boot[14], boot[15]]));
-    let fats = u64::from(boot[16]);
-    let root_entries = u16::from_le_bytes([boot[17], boot[18]]);
-    let fat_size = u64::from(u16::from_le_bytes([boot[22], boot[23]]));
-    if root_entries == 0 || fat_size == 0 {
-        // FAT32 keeps its root directory in clusters; a seed is never that big.
-        return Ok(());
-    }
-    let root = (reserved + fats * fat_size) * bytes_per_sector;
-    let mut entry = [0u8; 32];
-    entry[..11].copy_from_slice(label);
-    entry[11] = 0x08; // ATTR_VOLUME_ID
-    image.seek(SeekFrom::Start(root))?;
-    image.write_all(&entry)
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+    image::build(label(format), &files, format, epoch)
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! `dom-media`: install media. Inspects install ISOs (volume identity, the osinfo OS they
 //! match, the kernel and initrd inside), extracts kernel and initrd for direct-kernel
-//! installs, and writes cloud-init NoCloud seed images. Talks to no libvirt.
+//! installs, adds files to initrds, and writes labelled images (answer files, cloud-init
+//! NoCloud seeds). Talks to no libvirt.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, IsTerminal, Read, Write};
+use std::io::{self, BufReader, IsTerminal, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
@@ -11,14 +12,16 @@ use serde_json::{Map, Value, json};
 
 use crate::cli;
 use crate::error::{Error, Result};
+use crate::media::image::{self, Format};
+use crate::media::initrd;
 use crate::media::iso9660::{Iso, IsoError, Volume};
 use crate::media::layout::{self, Boot};
-use crate::media::seed::{self, Format};
+use crate::media::seed;
 use crate::media::{db_error, iso_error, media_ids, open_iso};
 use crate::osinfo::{self, Db, DbError};
 
 /// Examples shown by `--help` and in the man page.
-pub const EXAMPLES: &str = "Examples:\n  dom-media inspect debian-12.5.0-amd64-netinst.iso\n  dom-media extract faicd.iso /var/lib/libvirt/boot/vm1 > media.json\n  dom-media seed --user-data user-data.yaml --hostname vm1 -o vm1-seed.iso\n  domxml-gen --name vm1 --disk vm1.qcow2 --cdrom cloud.iso --install-disk vm1-seed.iso";
+pub const EXAMPLES: &str = "Examples:\n  dom-media inspect debian-12.5.0-amd64-netinst.iso\n  dom-media extract faicd.iso /var/lib/libvirt/boot/vm1 > media.json\n  dom-media inject initrd.gz preseed.cfg -o initrd-preseed.gz\n  dom-media image --label OEMDRV ks.cfg -o vm1-oemdrv.iso\n  dom-media seed --user-data user-data.yaml --hostname vm1 -o vm1-seed.iso\n  domxml-gen --name vm1 --disk vm1.qcow2 --cdrom cloud.iso --install-disk vm1-seed.iso";
 
 /// Install media: inspect install ISOs, extract their kernel and initrd, make cloud-init
 /// seeds.
@@ -30,8 +33,11 @@ pub const EXAMPLES: &str = "Examples:\n  dom-media inspect debian-12.5.0-amd64-n
 /// matched osinfo media entry's paths; else the ISO's GRUB or ISOLINUX menu, which also
 /// gives the command line). `extract` copies that kernel and initrd into
 /// a directory and prints JSON whose keys are domxml-gen's flags ("kernel", "initrd",
-/// "cmdline", "install-disk"), so it can be a `domxml-gen --spec`. `seed` writes a
-/// cloud-init NoCloud seed image (label cidata) to attach as install-only media.
+/// "cmdline", "install-disk"), so it can be a `domxml-gen --spec`. `inject` adds files to
+/// a copy of an initrd (as virt-install's --initrd-inject: a preseed, a kickstart).
+/// `image` writes files onto an ISO 9660 or FAT image under a volume label (Windows'
+/// autounattend.xml on a second CD, RHEL's OEMDRV), and `seed` a cloud-init NoCloud seed
+/// (label cidata): both to attach as install-only media.
 ///
 /// ISO images are read as untrusted data: damaged or hostile images are refused with
 /// exit status 3, and nothing is ever written outside the target directory.
@@ -50,8 +56,55 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Copy the ISO's kernel and initrd into DIR; print them as domxml-gen spec JSON.
     Extract(ExtractArgs),
+    /// Copy an initrd with files added (a newc cpio archive appended); print it as JSON.
+    Inject(InjectArgs),
+    /// Write files onto an ISO 9660 or FAT image with a volume label (install-only media).
+    Image(ImageArgs),
     /// Write a cloud-init NoCloud seed image (label cidata).
     Seed(SeedArgs),
+}
+
+/// `dom-media inject`.
+#[derive(Debug, clap::Args)]
+pub struct InjectArgs {
+    /// The initrd to copy (gzip, xz, zstd, bzip2, lz4, lzo, lzma or uncompressed cpio);
+    /// never changed.
+    #[arg(value_name = "INITRD")]
+    pub initrd: PathBuf,
+    /// A file to add, at PATH inside (default: its name at the root, /NAME). FILE=PATH
+    /// splits at the last "=".
+    #[arg(value_name = "FILE[=PATH]", required = true)]
+    pub files: Vec<String>,
+    /// Write the new initrd to OUT (through a temporary file renamed into place).
+    #[arg(short, long, value_name = "OUT", required = true)]
+    pub output: PathBuf,
+    /// Replace an existing OUT.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `dom-media image`.
+#[derive(Debug, clap::Args)]
+pub struct ImageArgs {
+    /// The volume label: OEMDRV (RHEL kickstart), any label Windows setup is given
+    /// (it searches every drive for autounattend.xml). ISO: up to 32 letters (case kept),
+    /// digits, _ - .; FAT: up to 11 upper-case letters, digits, _ -.
+    #[arg(long, value_name = "LABEL", required = true)]
+    pub label: String,
+    /// A file for the image's root directory, under NAME (default: its own name).
+    /// FILE=NAME splits at the last "=".
+    #[arg(value_name = "FILE[=NAME]", required = true)]
+    pub files: Vec<String>,
+    /// Filesystem: iso (Rock Ridge and Joliet names; a CD-ROM) or fat (a disk).
+    #[arg(long, value_enum, default_value = "iso")]
+    pub format: Format,
+    /// Write the image to OUT (through a temporary file renamed into place) and print its
+    /// domxml-gen spec JSON.
+    #[arg(short, long, value_name = "OUT", required = true)]
+    pub output: PathBuf,
+    /// Replace an existing OUT.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `dom-media inspect`.
@@ -111,7 +164,7 @@ pub struct SeedArgs {
     /// The local-hostname of a generated meta-data.
     #[arg(long, value_name = "NAME", conflicts_with = "meta_data")]
     pub hostname: Option<String>,
-    /// Filesystem of the image.
+    /// Filesystem of the image: iso (label cidata; a CD-ROM) or fat (label CIDATA; a disk).
     #[arg(long, value_enum, default_value = "iso")]
     pub format: Format,
     /// Write the image to FILE (replaced atomically) and print its domxml-gen spec JSON;
@@ -129,6 +182,8 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
     match args.command {
         Command::Inspect(a) => inspect(&a, stdout),
         Command::Extract(a) => extract(&a, stdout),
+        Command::Inject(a) => inject(&a, stdout),
+        Command::Image(a) => make_image(&a, stdout),
         Command::Seed(a) => make_seed(&a, stdin, stdout),
     }
 }
@@ -240,8 +295,13 @@ fn extract(args: &ExtractArgs, stdout: &mut dyn Write) -> Result<()> {
             } else {
                 format!("/{k}")
             };
-            let cmdline = menu.into_iter().find(|m| m.kernel == k).map(|m| m.cmdline);
-            (k, i.clone(), cmdline)
+            let i = if i.starts_with('/') {
+                i.clone()
+            } else {
+                format!("/{i}")
+            };
+            let cmdline = layout::cmdline_for(&menu, &k, Some(&i));
+            (k, i, cmdline)
         }
         _ => {
             // Known layouts need no database (~0.2 s); osinfo only for the others.
@@ -292,15 +352,7 @@ fn extract(args: &ExtractArgs, stdout: &mut dyn Write) -> Result<()> {
     let targets: Vec<PathBuf> = sources.iter().map(|(_, n)| dir.join(n)).collect();
     if !args.force {
         for t in &targets {
-            if fs::symlink_metadata(t).is_ok() {
-                return Err(Error::io(
-                    &t.display().to_string(),
-                    io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        "already exists (--force replaces it)",
-                    ),
-                ));
-            }
+            refuse_existing(t)?;
         }
     }
     // Copy both to temporary names first, then put both in place: a failure half-way
@@ -372,30 +424,352 @@ fn install_disk(path: &Path, device: &str) -> Result<String> {
     Ok(format!("{text},device={device}"))
 }
 
+/// Refuses `path` when anything is there (a dangling symlink too).
+fn refuse_existing(path: &Path) -> Result<()> {
+    if fs::symlink_metadata(path).is_ok() {
+        return Err(Error::io(
+            &path.display().to_string(),
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "already exists (--force replaces it)",
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Reads one seed input file, at most [`seed::MAX_FILE`] bytes.
 fn read_seed_file(path: &Path, stdin: &mut dyn Read) -> Result<Vec<u8>> {
-    let (source, mut reader): (String, Box<dyn Read + '_>) = if path == Path::new("-") {
-        ("<stdin>".into(), Box::new(stdin))
-    } else {
-        let source = path.display().to_string();
-        let file = File::open(path).map_err(|e| Error::io(&source, e))?;
-        (source, Box::new(file))
-    };
+    if path == Path::new("-") {
+        return read_bounded("<stdin>", stdin, seed::MAX_FILE, "a seed");
+    }
+    let source = path.display().to_string();
+    let mut file = File::open(path).map_err(|e| Error::io(&source, e))?;
+    read_bounded(&source, &mut file, seed::MAX_FILE, "a seed")
+}
+
+/// Reads `reader` to its end, refusing more than `limit` bytes: `what` carries
+/// configuration, not payloads.
+fn read_bounded(source: &str, reader: &mut dyn Read, limit: u64, what: &str) -> Result<Vec<u8>> {
     let mut data = Vec::new();
-    (&mut reader)
-        .take(seed::MAX_FILE + 1)
+    reader
+        .take(limit + 1)
         .read_to_end(&mut data)
-        .map_err(|e| Error::io(&source, e))?;
-    if data.len() as u64 > seed::MAX_FILE {
+        .map_err(|e| Error::io(source, e))?;
+    if data.len() as u64 > limit {
         return Err(Error::input(
-            &source,
+            source,
             format!(
-                "larger than {} MiB: a seed carries configuration, not payloads",
-                seed::MAX_FILE >> 20
+                "larger than {} MiB: {what} carries configuration, not payloads",
+                limit >> 20
             ),
         ));
     }
     Ok(data)
+}
+
+/// One FILE[=NAME] argument: the file to read and the name it takes, split at the last
+/// `=` (a file whose own name holds one is named FILE=NAME).
+fn split_file_argument(argument: &str) -> (&str, Option<&str>) {
+    match argument.rsplit_once('=') {
+        Some((file, name)) if !file.is_empty() => (file, Some(name)),
+        _ => (argument, None),
+    }
+}
+
+/// A file given on the command line, read: its argument, its name inside, its permission
+/// bits and contents. Only regular files (or what a symlink names) are read.
+struct Given {
+    argument: String,
+    source: PathBuf,
+    inside: String,
+    mode: u32,
+    data: Vec<u8>,
+}
+
+/// How names inside clash: an initrd's filesystem tells case, FAT and Windows do not.
+#[derive(Clone, Copy)]
+enum Names {
+    Exact,
+    IgnoringCase,
+}
+
+/// Checks every FILE[=NAME] argument's name with `check` (exit 3 on the first bad one or
+/// the first clash), then reads the files, each at most `limit` bytes.
+fn read_given(
+    arguments: &[String],
+    check: impl Fn(&str) -> std::result::Result<String, String>,
+    names: Names,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<Given>> {
+    let mut named = Vec::new();
+    for argument in arguments {
+        let (file, name) = split_file_argument(argument);
+        let default_name;
+        let name = match name {
+            Some(n) => n,
+            None => {
+                default_name = Path::new(file)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                &default_name
+            }
+        };
+        // A control character in the argument would break the one-line message.
+        let shown = if argument.chars().any(char::is_control) {
+            format!("{argument:?}")
+        } else {
+            argument.clone()
+        };
+        let inside = check(name).map_err(|why| Error::input(&shown, format!("{name:?}: {why}")))?;
+        let same = |other: &str| match names {
+            Names::Exact => other == inside,
+            Names::IgnoringCase => other.eq_ignore_ascii_case(&inside),
+        };
+        if let Some(earlier) = named
+            .iter()
+            .find(|(_, _, other): &&(&String, &str, String)| same(other))
+        {
+            return Err(Error::input(
+                &shown,
+                format!("{inside:?} is also given by {}", earlier.0),
+            ));
+        }
+        named.push((argument, file, inside));
+    }
+    let mut given = Vec::new();
+    for (argument, file, inside) in named {
+        let source = PathBuf::from(file);
+        let (mut opened, meta) = open_regular(&source)?;
+        let data = read_bounded(file, &mut opened, limit, what)?;
+        given.push(Given {
+            argument: argument.clone(),
+            source,
+            inside,
+            mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+            data,
+        });
+    }
+    Ok(given)
+}
+
+/// Opens a regular file (or what a symlink names) for reading, with its metadata.
+///
+/// # Errors
+/// It cannot be opened, or is a directory, device or other special file (4).
+fn open_regular(path: &Path) -> Result<(File, fs::Metadata)> {
+    let shown = path.display().to_string();
+    let file = File::open(path).map_err(|e| Error::io(&shown, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(&shown, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(
+            &shown,
+            io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+        ));
+    }
+    Ok((file, meta))
+}
+
+/// The lowercase hex SHA-256 of what a hasher saw.
+fn hex_digest(hasher: sha2::Sha256) -> String {
+    use sha2::Digest;
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A writer that hashes and counts what passes through it.
+struct Hashing<'a> {
+    inner: &'a mut dyn Write,
+    hasher: sha2::Sha256,
+    written: u64,
+}
+
+impl Write for Hashing<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn inject(args: &InjectArgs, stdout: &mut dyn Write) -> Result<()> {
+    let initrd_source = args.initrd.display().to_string();
+    // Every name is checked before any file is read or written.
+    let given = read_given(
+        &args.files,
+        initrd::archive_path,
+        Names::Exact,
+        initrd::MAX_FILE,
+        "an injected file",
+    )?;
+    for g in &given {
+        // A file cannot also be a directory another file is put in.
+        let as_directory = format!("{}/", g.inside);
+        if let Some(other) = given.iter().find(|o| o.inside.starts_with(&as_directory)) {
+            return Err(Error::input(
+                &other.argument,
+                format!(
+                    "{:?} would be inside {:?}, a file ({})",
+                    other.inside, g.inside, g.argument
+                ),
+            ));
+        }
+    }
+    let (mut base, base_meta) = open_regular(&args.initrd)?;
+    let mut head = [0u8; 8];
+    let head_len = read_up_to(&mut base, &mut head).map_err(|e| Error::io(&initrd_source, e))?;
+    let compression = initrd::compression(&head[..head_len]).ok_or_else(|| {
+        Error::input(
+            &initrd_source,
+            "not an initrd: no gzip, xz, zstd, bzip2, lz4, lzo, lzma or cpio magic at its start",
+        )
+    })?;
+    if let Ok(out_meta) = fs::metadata(&args.output) {
+        use std::os::unix::fs::MetadataExt;
+        if out_meta.dev() == base_meta.dev() && out_meta.ino() == base_meta.ino() {
+            return Err(Error::Usage(format!(
+                "{}: is the input initrd; inject never changes its input",
+                args.output.display()
+            )));
+        }
+    }
+    if !args.force {
+        refuse_existing(&args.output)?;
+    }
+    let entries: Vec<initrd::Entry<'_>> = given
+        .iter()
+        .map(|g| initrd::Entry {
+            path: &g.inside,
+            mode: g.mode,
+            data: &g.data,
+        })
+        .collect();
+    let mtime = u32::try_from(epoch()?.max(0)).unwrap_or(u32::MAX);
+    let archive = initrd::newc(&entries, mtime);
+    let out_source = args.output.display().to_string();
+    let mut digest: Option<(String, u64)> = None;
+    write_output(&args.output, args.force, &mut |file| {
+        let written = |e| Error::io(&out_source, e);
+        let mut hashing = Hashing {
+            inner: file,
+            hasher: sha2::Sha256::default(),
+            written: 0,
+        };
+        base.seek(io::SeekFrom::Start(0))
+            .map_err(|e| Error::io(&initrd_source, e))?;
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            let n = match base.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(&initrd_source, e)),
+            };
+            hashing.write_all(&chunk[..n]).map_err(written)?;
+        }
+        // Linux looks for the next archive's header at a multiple of 4 bytes from the
+        // initrd's start, skipping zeros.
+        let padding = vec![0u8; (hashing.written.next_multiple_of(4) - hashing.written) as usize];
+        hashing.write_all(&padding).map_err(written)?;
+        hashing.write_all(&archive).map_err(written)?;
+        digest = Some((hex_digest(hashing.hasher), hashing.written));
+        Ok(())
+    })?;
+    let (sha256, size) = digest.expect("write_output ran the writer");
+    let output = fs::canonicalize(&args.output)
+        .map_err(|e| Error::io(&args.output.display().to_string(), e))?;
+    let base_path = fs::canonicalize(&args.initrd).map_err(|e| Error::io(&initrd_source, e))?;
+    let files: Vec<Value> = given
+        .iter()
+        .map(|g| {
+            json!({
+                "path": format!("/{}", g.inside),
+                "source": g.source.display().to_string(),
+                "size": g.data.len(),
+                "mode": format!("{:04o}", g.mode),
+            })
+        })
+        .collect();
+    let record = json!({
+        "initrd": output.display().to_string(),
+        "size": size,
+        "sha256": sha256,
+        "base": base_path.display().to_string(),
+        "compression": compression,
+        "files": files,
+    });
+    let text = serde_json::to_string(&record).expect("JSON values serialize");
+    cli::write_out(stdout, &format!("{text}\n"))
+}
+
+/// Reads until `buf` is full or the end: the number of bytes read.
+fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn make_image(args: &ImageArgs, stdout: &mut dyn Write) -> Result<()> {
+    image::check_label(&args.label, args.format)
+        .map_err(|why| Error::Usage(format!("--label {:?}: {why}", args.label)))?;
+    let given = read_given(
+        &args.files,
+        |name| image::check_name(name).map(|()| name.to_string()),
+        Names::IgnoringCase,
+        image::MAX_TOTAL,
+        "an install-media image",
+    )?;
+    let total: u64 = given.iter().map(|g| g.data.len() as u64).sum();
+    if total > image::MAX_TOTAL {
+        return Err(Error::Usage(format!(
+            "the files add up to more than {} MiB: an install-media image carries configuration, not payloads",
+            image::MAX_TOTAL >> 20
+        )));
+    }
+    if !args.force {
+        refuse_existing(&args.output)?;
+    }
+    let files: Vec<(&str, &[u8])> = given
+        .iter()
+        .map(|g| (g.inside.as_str(), g.data.as_slice()))
+        .collect();
+    let bytes = image::build(&args.label, &files, args.format, epoch()?)
+        .map_err(|e| Error::io("<image>", e))?;
+    write_output(&args.output, args.force, &mut |file| {
+        file.write_all(&bytes)
+            .map_err(|e| Error::io(&args.output.display().to_string(), e))
+    })?;
+    install_disk_record(&args.output, args.format, stdout)
+}
+
+/// Prints `{"install-disk": ["PATH,device=..."]}` for an image just written: a
+/// `domxml-gen --spec` that attaches it as install-only media, so the final config
+/// drops it.
+fn install_disk_record(output: &Path, format: Format, stdout: &mut dyn Write) -> Result<()> {
+    let path = fs::canonicalize(output).map_err(|e| Error::io(&output.display().to_string(), e))?;
+    let text = serde_json::to_string(&json!({
+        "install-disk": [install_disk(&path, format.device())?]
+    }))
+    .expect("JSON values serialize");
+    cli::write_out(stdout, &format!("{text}\n"))
 }
 
 /// Checks a value that goes into generated YAML: plain characters only, so that no input
@@ -469,19 +843,21 @@ fn make_seed(args: &SeedArgs, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
             .write_all(&image)
             .map_err(|e| Error::io("<stdout>", e));
     };
-    write_atomically(output, &image)?;
-    let path = fs::canonicalize(output).map_err(|e| Error::io(&output.display().to_string(), e))?;
-    let device = match args.format {
-        Format::Iso => "cdrom",
-        Format::Vfat => "disk",
-    };
-    let text = serde_json::to_string(&json!({ "install-disk": [install_disk(&path, device)?] }))
-        .expect("JSON values serialize");
-    cli::write_out(stdout, &format!("{text}\n"))
+    write_output(output, true, &mut |file| {
+        file.write_all(&image)
+            .map_err(|e| Error::io(&output.display().to_string(), e))
+    })?;
+    install_disk_record(output, args.format, stdout)
 }
 
-/// Writes `data` to a temporary file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
+/// Writes `path` through a temporary file beside it, filled by `fill` and synced, then
+/// put in place: renamed over `path` with `replace`, else hard-linked, which never
+/// replaces a file that appeared meanwhile. On failure nothing is left behind.
+fn write_output(
+    path: &Path,
+    replace: bool,
+    fill: &mut dyn FnMut(&mut File) -> Result<()>,
+) -> Result<()> {
     let shown = path.display().to_string();
     let name = path
         .file_name()
@@ -495,19 +871,23 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
         name.to_string_lossy(),
         std::process::id()
     ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(|e| Error::io(&shown, e))?;
+    let result = fill(&mut file).and_then(|()| {
+        file.sync_all().map_err(|e| Error::io(&shown, e))?;
+        if replace {
+            fs::rename(&temp, path).map_err(|e| Error::io(&shown, e))
+        } else {
+            fs::hard_link(&temp, path).map_err(|e| Error::io(&shown, e))
+        }
+    });
+    if result.is_err() || !replace {
         let _ = fs::remove_file(&temp);
     }
-    result.map_err(|e| Error::io(&shown, e))
+    result
 }
 
 #[cfg(test)]

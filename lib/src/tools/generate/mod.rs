@@ -197,6 +197,18 @@ pub struct Args {
     #[command(flatten)]
     #[serde(flatten)]
     pub media: InstallMedia,
+
+    /// Arguments appended to the install kernel's command line (virt-install's
+    /// --extra-args): after --cmdline, or after the boot menu's arguments that
+    /// `dom-media extract` puts in a spec, so they need not be typed again
+    /// (auto=true priority=critical, inst.ks=file:/ks.cfg). Needs --kernel.
+    #[arg(
+        long = "extra-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        help_heading = "Install method"
+    )]
+    pub extra_args: Option<String>,
 }
 
 /// Which phase to print.
@@ -336,7 +348,7 @@ fn json_error(input: &cli::Input, e: &serde_json::Error) -> Error {
 /// Missing name, bad values, or an install method the guest cannot use.
 pub fn generate(args: &Args) -> Result<String> {
     check_strings(args)?;
-    let args = paths::absolute(args.clone())?;
+    let args = paths::absolute(with_extra_args(args.clone())?)?;
     let generated = config::final_config(&args)?;
     let final_xml = generated.xml.clone();
     let media = generated.media.clone();
@@ -425,6 +437,29 @@ pub fn parse_memory_kib(text: &str) -> Result<u64> {
 
 /// Refuses any string setting that XML cannot hold (a control character in `--name`, a
 /// `"\u0000"` in a JSON spec): it would give a document that is not well-formed.
+/// `args` with --extra-args appended to the install kernel's command line.
+///
+/// # Errors
+/// --extra-args without --kernel.
+fn with_extra_args(mut args: Args) -> Result<Args> {
+    let Some(extra) = args.extra_args.take() else {
+        return Ok(args);
+    };
+    if args.media.kernel.is_none() {
+        return Err(Error::Usage(
+            "--extra-args adds to the install kernel's command line: it needs --kernel".into(),
+        ));
+    }
+    let joined = [args.media.cmdline.as_deref().unwrap_or(""), &extra]
+        .iter()
+        .map(|part| part.trim())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    args.media.cmdline = Some(joined);
+    Ok(args)
+}
+
 fn check_strings(args: &Args) -> Result<()> {
     let Value::Object(fields) = serde_json::to_value(args).expect("Args serialize") else {
         unreachable!("Args is a struct");
