@@ -12,11 +12,12 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 use crate::xml::domain::{self, DOMAIN_ORDER};
 use crate::xml::edit;
-use crate::xml::{self, Document, Id, Patch};
+use crate::xml::{self, Document, Id, Patch, lexical};
 
 /// The XML namespace of domkit's metadata.
 pub const NAMESPACE: &str = "https://domkit.dev/xmlns/profile/1";
-const PREFIX: &str = "domkit";
+/// The prefix of a new profile where the document binds none to [`NAMESPACE`].
+const DEFAULT_PREFIX: &str = "domkit";
 
 /// One of the two boot phases of a guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,58 +104,53 @@ pub struct Profile {
 pub struct Located {
     /// The profile.
     pub profile: Profile,
-    /// The `<domkit:profile>` element.
+    /// The profile element (`<domkit:profile>`, however it is spelled).
     pub element: Id,
     /// Its `<metadata>` parent.
     pub metadata: Id,
 }
 
-fn local_name(name: &str) -> (&str, &str) {
-    match name.split_once(':') {
-        Some((prefix, local)) => (prefix, local),
-        None => ("", name),
-    }
-}
-
-/// Whether element `id` is in domkit's namespace (declared on it or an ancestor).
-fn in_namespace(doc: &Document<'_>, id: Id) -> bool {
-    let (prefix, _) = local_name(doc.el(id).name);
-    let decl = if prefix.is_empty() {
-        "xmlns".to_string()
-    } else {
-        format!("xmlns:{prefix}")
-    };
-    let mut at = Some(id);
-    while let Some(e) = at {
-        if let Some(ns) = doc.attr(e, &decl) {
-            return ns == NAMESPACE;
-        }
-        at = doc.el(e).parent;
-    }
-    false
-}
-
-/// Finds and reads the document's recorded profile.
+/// Finds and reads the document's recorded profile: the `<metadata>` child whose namespace
+/// name is [`NAMESPACE`], whatever prefix (or default namespace) spells it there.
 ///
 /// # Errors
-/// A malformed or duplicated profile.
+/// A malformed or duplicated profile, or any other element in its namespace: only a
+/// `<profile>` in `<metadata>` and the `<slot>`s in it belong there.
 pub fn find(doc: &Document<'_>) -> Result<Option<Located>> {
-    let Some(metadata) = doc.child(0, "metadata") else {
+    if !doc.declares(NAMESPACE) {
         return Ok(None);
-    };
+    }
+    let metadata = doc.child(0, "metadata");
     let mut found: Option<Located> = None;
-    for &c in &doc.el(metadata).children {
-        if local_name(doc.el(c).name).1 != "profile" || !in_namespace(doc, c) {
+    for id in 0..doc.elements.len() {
+        if doc.namespace_of(id) != Some(NAMESPACE) {
             continue;
         }
-        if found.is_some() {
-            return Err(bad(doc, c, "two domkit boot profiles recorded; keep one"));
+        let parent = doc.el(id).parent;
+        match doc.local_name(id) {
+            "profile" if parent.is_some() && parent == metadata => {
+                if found.is_some() {
+                    return Err(bad(doc, id, "two domkit boot profiles recorded; keep one"));
+                }
+                found = Some(Located {
+                    profile: read(doc, id)?,
+                    element: id,
+                    metadata: parent.expect("checked above"),
+                });
+            }
+            // Its profile, read above (document order), checked it.
+            "slot" if parent.is_some() && parent == found.as_ref().map(|l| l.element) => {}
+            _ => {
+                return Err(bad(
+                    doc,
+                    id,
+                    &format!(
+                        "<{}> is in the profile's namespace ({NAMESPACE}), where only a <profile> in <metadata> and the <slot>s in it belong",
+                        doc.el(id).name
+                    ),
+                ));
+            }
         }
-        found = Some(Located {
-            profile: read(doc, c)?,
-            element: c,
-            metadata,
-        });
     }
     Ok(found)
 }
@@ -197,7 +193,7 @@ fn read(doc: &Document<'_>, id: Id) -> Result<Profile> {
     for &s in &doc.el(id).children {
         // Anything else in domkit's own block (an unprefixed <slot>, another namespace's
         // element) is data nobody would read: a damaged profile, not something to skip.
-        if local_name(doc.el(s).name).1 != "slot" || !in_namespace(doc, s) {
+        if doc.local_name(s) != "slot" || doc.namespace_of(s) != Some(NAMESPACE) {
             return Err(bad(doc, s, &format!("unexpected <{}>", doc.el(s).name)));
         }
         let Some(key) = doc.attr(s, "key") else {
@@ -251,56 +247,223 @@ fn read(doc: &Document<'_>, id: Id) -> Result<Profile> {
     })
 }
 
-fn cdata(text: &str) -> String {
-    format!("<![CDATA[{}]]>", text.replace("]]>", "]]]]><![CDATA[>"))
+/// How a profile's markup is spelled: the prefix of its elements, how slot text is written
+/// and how an empty slot ends. Read from the profile in the document, so that a swap writes
+/// it back as the document spells it (another tool's prefix, escaped text instead of CDATA,
+/// `<slot ... />`): from any spelling, two swaps give the document back byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spelling {
+    /// The prefix bound to [`NAMESPACE`] (`""`: the default namespace).
+    pub prefix: String,
+    /// Slot text as a CDATA section (domkit's own), or as escaped character data.
+    pub cdata: bool,
+    /// How an empty slot element ends: `/>` or ` />`.
+    pub empty_end: &'static str,
+    /// The attribute values' quote.
+    pub quote: char,
 }
 
-/// Renders the profile element: `indent` before every line but the first, no final newline.
-pub fn render(profile: &Profile, indent: &str, unit: &str, newline: &str, quote: char) -> String {
-    let q = quote;
-    let attr = |name: &str, value: &str| format!(" {name}={q}{}{q}", xml::escape(value));
+impl Spelling {
+    /// domkit's own spelling of a new profile: the prefix the document already binds to
+    /// [`NAMESPACE`] at `at`, if any, else `domkit`; CDATA; the document's quote.
+    pub fn new_at(doc: &Document<'_>, at: Id) -> Spelling {
+        Spelling {
+            prefix: doc
+                .prefix_for(at, NAMESPACE)
+                .filter(|p| !p.is_empty())
+                .unwrap_or(DEFAULT_PREFIX)
+                .to_string(),
+            cdata: true,
+            empty_end: "/>",
+            quote: doc.quote(),
+        }
+    }
+
+    /// The spelling of the profile element `located` as it stands in `doc`. What the
+    /// profile shows of itself decides; where it shows nothing (no slot holds text, or none
+    /// is empty), what a swap leaves as it is: its `text` attribute, the elements no slot
+    /// names. So the spelling read after a swap is the one read before it.
+    fn of(doc: &Document<'_>, located: &Located) -> Spelling {
+        let id = located.element;
+        let e = doc.el(id);
+        let own = lexical::split_qname(e.name).0;
+        // The slots' prefix, where the profile's content has it in scope: slots may spell
+        // the namespace otherwise than their profile does.
+        let prefix = e
+            .children
+            .first()
+            .map(|&c| lexical::split_qname(doc.el(c).name).0)
+            .filter(|&p| doc.resolve_prefix(id, p) == Some(NAMESPACE))
+            .unwrap_or(own);
+        let content = |c: Id| &doc.text[doc.el(c).start_tag_end..doc.el(c).content_end];
+        let cdata = match e
+            .children
+            .iter()
+            .map(|&c| content(c))
+            .find(|t| !t.is_empty())
+        {
+            Some(text) => text.contains("<![CDATA["),
+            None => doc.attr(id, "text") != Some(ESCAPED),
+        };
+        let empty = e
+            .children
+            .iter()
+            .copied()
+            .find(|&c| doc.el(c).self_closing)
+            .or_else(|| unswapped_empty_element(doc, located));
+        let spaced = empty.is_some_and(|c| doc.raw(c).ends_with(" />"));
+        // The element's own quote style, so a profile libvirt re-quoted stays as it is.
+        let quote = match e.attrs.iter().find(|a| a.name == "recorded") {
+            Some(a) if doc.text.as_bytes()[a.value_range.start - 1] == b'\'' => '\'',
+            Some(_) => '"',
+            None => doc.quote(),
+        };
+        Spelling {
+            prefix: prefix.to_string(),
+            cdata,
+            empty_end: if spaced { " />" } else { "/>" },
+            quote,
+        }
+    }
+
+    /// Whether a profile with `slots` says its spelling in a `text` attribute: escaped
+    /// text, and no slot to show it.
+    fn needs_text_attribute(&self, slots: &[Slot]) -> bool {
+        !self.cdata && slots.iter().all(|s| s.recorded.is_none())
+    }
+
+    /// The qualified name of domkit's element `local`.
+    fn name(&self, local: &str) -> String {
+        if self.prefix.is_empty() {
+            local.to_string()
+        } else {
+            format!("{}:{local}", self.prefix)
+        }
+    }
+
+    fn attr(&self, name: &str, value: &str) -> String {
+        let q = self.quote;
+        format!(" {name}={q}{}{q}", xml::escape(value))
+    }
+
+    /// A slot's text as content: a CDATA section, or character data escaped as libxml2
+    /// and ElementTree write it (`&`, `<`, `>`, and CR, which a parser would drop).
+    fn text(&self, text: &str) -> String {
+        if self.cdata {
+            return format!("<![CDATA[{}]]>", text.replace("]]>", "]]]]><![CDATA[>"));
+        }
+        let mut out = String::with_capacity(text.len() + text.len() / 4);
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '\r' => out.push_str("&#13;"),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+}
+
+/// The value of a profile's `text` attribute when its slots hold escaped text rather than
+/// CDATA, written while no slot holds text to show it.
+const ESCAPED: &str = "escaped";
+
+/// The first empty element (`<x/>`) outside `<metadata>` and outside every element a slot
+/// names: one no swap changes.
+fn unswapped_empty_element(doc: &Document<'_>, located: &Located) -> Option<Id> {
+    let keys = domain::Keys::new(doc);
+    let mut swapped: Vec<Range<usize>> = located
+        .profile
+        .slots
+        .iter()
+        .filter_map(|s| keys.find(&s.key))
+        .chain([located.metadata])
+        .map(|k| doc.el(k).start..doc.el(k).end)
+        .collect();
+    swapped.sort_unstable_by_key(|r| r.start);
+    (0..doc.elements.len()).find(|&c| {
+        let start = doc.el(c).start;
+        doc.el(c).self_closing && !swapped.iter().any(|r| r.contains(&start))
+    })
+}
+
+/// Renders a new profile element, declaring its prefix: `indent` before every line but
+/// the first, no final newline.
+pub fn render(
+    profile: &Profile,
+    indent: &str,
+    unit: &str,
+    newline: &str,
+    spelling: &Spelling,
+) -> String {
+    let declaration = if spelling.prefix.is_empty() {
+        "xmlns".to_string()
+    } else {
+        format!("xmlns:{}", spelling.prefix)
+    };
     let mut out = format!(
-        "<{PREFIX}:profile{}{}",
-        attr(&format!("xmlns:{PREFIX}"), NAMESPACE),
-        attr("recorded", profile.recorded.as_str())
+        "<{}{}{}",
+        spelling.name("profile"),
+        spelling.attr(&declaration, NAMESPACE),
+        spelling.attr("recorded", profile.recorded.as_str())
     );
     if profile.restores_original {
-        out.push_str(&attr("restore", "original"));
+        out.push_str(&spelling.attr("restore", "original"));
+    }
+    if spelling.needs_text_attribute(&profile.slots) {
+        out.push_str(&spelling.attr("text", ESCAPED));
     }
     match profile.metadata {
         MetadataOrigin::Existing => {}
-        MetadataOrigin::Created => out.push_str(&attr("metadata", "created")),
-        MetadataOrigin::Expanded => out.push_str(&attr("metadata", "expanded")),
+        MetadataOrigin::Created => out.push_str(&spelling.attr("metadata", "created")),
+        MetadataOrigin::Expanded => out.push_str(&spelling.attr("metadata", "expanded")),
     }
     if profile.slots.is_empty() {
-        out.push_str("/>");
+        out.push_str(spelling.empty_end);
         return out;
     }
     out.push('>');
-    out.push_str(&render_slots(&profile.slots, indent, unit, newline, quote));
-    out.push_str(&format!("</{PREFIX}:profile>"));
+    out.push_str(&render_slots(
+        &profile.slots,
+        indent,
+        unit,
+        newline,
+        spelling,
+    ));
+    out.push_str(&format!("</{}>", spelling.name("profile")));
     out
 }
 
 /// The profile element's content: one line per slot, then the closing tag's indentation.
-fn render_slots(slots: &[Slot], indent: &str, unit: &str, newline: &str, q: char) -> String {
-    let attr = |name: &str, value: &str| format!(" {name}={q}{}{q}", xml::escape(value));
+fn render_slots(
+    slots: &[Slot],
+    indent: &str,
+    unit: &str,
+    newline: &str,
+    spelling: &Spelling,
+) -> String {
+    let slot = spelling.name("slot");
     let mut out = String::new();
-    for slot in slots {
+    for s in slots {
         out.push_str(newline);
         out.push_str(indent);
         out.push_str(unit);
-        out.push_str(&format!("<{PREFIX}:slot{}", attr("key", &slot.key)));
-        match &slot.recorded {
-            None => out.push_str(&format!("{}/>", attr("absent", "yes"))),
+        out.push_str(&format!("<{slot}{}", spelling.attr("key", &s.key)));
+        match &s.recorded {
+            None => {
+                out.push_str(&spelling.attr("absent", "yes"));
+                out.push_str(spelling.empty_end);
+            }
             Some(rec) => {
                 if let Some(place) = &rec.place {
                     if let Some(after) = &place.after {
-                        out.push_str(&attr("after", after));
+                        out.push_str(&spelling.attr("after", after));
                     }
-                    out.push_str(&attr("gap", &place.gap.to_string()));
+                    out.push_str(&spelling.attr("gap", &place.gap.to_string()));
                 }
-                out.push_str(&format!(">{}</{PREFIX}:slot>", cdata(&rec.text)));
+                out.push_str(&format!(">{}</{slot}>", spelling.text(&rec.text)));
             }
         }
     }
@@ -550,7 +713,7 @@ fn swapped_text(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Re
             metadata: profile.metadata,
             slots: new_slots.into_iter().flatten().collect(),
         };
-        patches.extend(rewrite_profile(doc, located.element, &swapped));
+        patches.extend(rewrite_profile(doc, located, &swapped));
     }
     xml::apply(doc.text, patches).map_err(|_| {
         bad(
@@ -561,22 +724,40 @@ fn swapped_text(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Re
     })
 }
 
-/// The recorded element replaces the active one; the active one is recorded instead.
+/// The recorded element replaces the active one; the active one is recorded instead, in
+/// the form the slot had.
 fn replace_slot(doc: &Document<'_>, key: &str, id: Id, rec: &Recorded) -> (Patch, Slot) {
-    // Recorded as absent from the active config, yet there: libvirt fills in defaults
-    // (`virsh dumpxml` adds <on_reboot>restart</on_reboot>, say), so the recorded element
-    // replaces it, without the line it was recorded with.
-    let text = match rec.place {
-        None => rec.text.as_str(),
-        Some(_) => trim_blanks(&rec.text),
+    let active = doc.raw(id);
+    let (text, recorded) = match &rec.place {
+        None => (
+            rec.text.as_str(),
+            Recorded {
+                text: active.to_string(),
+                place: None,
+            },
+        ),
+        // Recorded as absent from the active config, yet there: libvirt fills in defaults
+        // (`virsh dumpxml` adds <on_reboot>restart</on_reboot>, say), so the recorded
+        // element replaces it, without the line it was recorded with. The active one keeps
+        // the slot's place and lines, so that swapping back records the slot exactly as it
+        // was: an insertion, not a replacement.
+        Some(place) => {
+            let element = trim_blanks(&rec.text);
+            let before = element.as_ptr() as usize - rec.text.as_ptr() as usize;
+            let after = &rec.text[before + element.len()..];
+            (
+                element,
+                Recorded {
+                    text: format!("{}{active}{after}", &rec.text[..before]),
+                    place: Some(place.clone()),
+                },
+            )
+        }
     };
     let patch = Patch::replace(doc.el(id).start..doc.el(id).end, text);
     let slot = Slot {
         key: key.to_string(),
-        recorded: Some(Recorded {
-            text: doc.raw(id).to_string(),
-            place: None,
-        }),
+        recorded: Some(recorded),
     };
     (patch, slot)
 }
@@ -685,35 +866,55 @@ pub fn without(doc: &Document<'_>, located: &Located) -> Result<String> {
     }
 }
 
-/// Patches turning profile element `id` into `profile`: only the `recorded` value and the
-/// slots change, so the start tag keeps its bytes even after libvirt re-quoted it.
-fn rewrite_profile(doc: &Document<'_>, id: Id, profile: &Profile) -> Vec<Patch> {
+/// Patches turning the located profile element into `profile`: only the `recorded` value,
+/// the `text` attribute and the slots change, so the start tag keeps its bytes (quotes,
+/// declarations, attribute order) whoever wrote it, and the slots are spelled as the
+/// profile spells them.
+fn rewrite_profile(doc: &Document<'_>, located: &Located, profile: &Profile) -> Vec<Patch> {
+    let id = located.element;
     let e = doc.el(id);
     let Layout {
         indent,
         unit,
         newline,
     } = layout(doc, id);
+    let spelling = Spelling::of(doc, located);
     let recorded = e.attrs.iter().find(|a| a.name == "recorded");
-    // The element's own quote style, so a profile libvirt re-quoted stays as it is.
-    let quote = match recorded.map(|a| doc.text.as_bytes()[a.value_range.start - 1]) {
-        Some(b'\'') => '\'',
-        Some(b'"') => '"',
-        _ => doc.quote(),
-    };
-    match recorded {
-        Some(attr) if !e.self_closing && !profile.slots.is_empty() => vec![
-            Patch::replace(attr.value_range.clone(), profile.recorded.as_str()),
-            Patch::replace(
-                e.start_tag_end..e.content_end,
-                render_slots(&profile.slots, &indent, &unit, newline, quote),
-            ),
-        ],
-        _ => vec![Patch::replace(
+    let Some(recorded) = recorded.filter(|_| e.self_closing == profile.slots.is_empty()) else {
+        return vec![Patch::replace(
             e.start..e.end,
-            render(profile, &indent, &unit, newline, quote),
-        )],
+            render(profile, &indent, &unit, newline, &spelling),
+        )];
+    };
+    let mut patches = vec![Patch::replace(
+        recorded.value_range.clone(),
+        profile.recorded.as_str(),
+    )];
+    let text = e.attrs.iter().find(|a| a.name == "text");
+    match (text, spelling.needs_text_attribute(&profile.slots)) {
+        (None, true) => patches.push(Patch::insert(
+            recorded.value_range.end + 1,
+            spelling.attr("text", ESCAPED),
+        )),
+        (Some(a), true) if a.value != ESCAPED => {
+            patches.push(Patch::replace(a.value_range.clone(), ESCAPED));
+        }
+        (Some(a), false) => {
+            // With the blanks before it, so the start tag is as it was without it.
+            let from = doc.text[..a.start]
+                .trim_end_matches([' ', '\t', '\r', '\n'])
+                .len();
+            patches.push(Patch::remove(from..a.value_range.end + 1));
+        }
+        _ => {}
     }
+    if !e.self_closing {
+        patches.push(Patch::replace(
+            e.start_tag_end..e.content_end,
+            render_slots(&profile.slots, &indent, &unit, newline, &spelling),
+        ));
+    }
+    patches
 }
 
 /// How a profile's lines are laid out: the indentation of its end tag, the unit its slots
@@ -978,7 +1179,8 @@ fn place_profile(
 ) -> Patch {
     let unit = doc.indent_unit();
     let nl = doc.newline();
-    let quote = doc.quote();
+    // A prefix the document binds to the namespace where the profile goes is reused.
+    let spelling = Spelling::new_at(doc, doc.child(0, "metadata").unwrap_or(0));
     let mut profile = Profile {
         recorded,
         restores_original,
@@ -996,7 +1198,7 @@ fn place_profile(
             let open = raw.strip_suffix("/>").unwrap_or(raw);
             let text = format!(
                 "{open}>{nl}{inner}{}{nl}{indent}</metadata>",
-                render(&profile, &inner, &unit, nl, quote)
+                render(&profile, &inner, &unit, nl, &spelling)
             );
             Patch::replace(doc.el(m).start..doc.el(m).end, text)
         }
@@ -1010,12 +1212,12 @@ fn place_profile(
             // Indented as its line is, as later swaps re-render it.
             let at = doc.el(m).start_tag_end;
             let indent = doc.indent_at(doc.el(m).start);
-            Patch::insert(at, render(&profile, indent, &unit, nl, quote))
+            Patch::insert(at, render(&profile, indent, &unit, nl, &spelling))
         }
         Some(m) => {
             let last = doc.el(m).children.last().copied();
             edit::insert_rendered(doc, m, last, &|indent| {
-                format!("{indent}{}", render(&profile, indent, &unit, nl, quote))
+                format!("{indent}{}", render(&profile, indent, &unit, nl, &spelling))
             })
         }
         None => {
@@ -1025,7 +1227,7 @@ fn place_profile(
                 let inner = format!("{indent}{unit}");
                 format!(
                     "{indent}<metadata>{nl}{inner}{}{nl}{indent}</metadata>",
-                    render(&profile, &inner, &unit, nl, quote)
+                    render(&profile, &inner, &unit, nl, &spelling)
                 )
             })
         }
@@ -1150,7 +1352,13 @@ mod tests {
         };
         let text = format!(
             "<domain><metadata>{}</metadata></domain>",
-            render(&p, "", "  ", "\n", '"')
+            render(
+                &p,
+                "",
+                "  ",
+                "\n",
+                &Spelling::new_at(&Document::parse("t", "<d/>").unwrap(), 0)
+            )
         );
         let doc = Document::parse("t", &text).unwrap();
         assert_eq!(find(&doc).unwrap().unwrap().profile, p);
