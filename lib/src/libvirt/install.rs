@@ -131,7 +131,7 @@ pub fn with_state(source: &str, text: &str, state: &State) -> Result<String> {
 /// Whether `doc`'s `<metadata>` holds an element in the install namespace, as libvirt
 /// finds it: by namespace name, whatever prefix (or default namespace) spells it.
 fn has_state(doc: &Document<'_>) -> bool {
-    doc.declares(NAMESPACE)
+    !doc.prefixes_bound_to(NAMESPACE).is_empty()
         && doc.child(0, "metadata").is_some_and(|m| {
             doc.el(m)
                 .children

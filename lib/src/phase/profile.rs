@@ -117,13 +117,15 @@ pub struct Located {
 /// A malformed or duplicated profile, or any other element in its namespace: only a
 /// `<profile>` in `<metadata>` and the `<slot>`s in it belong there.
 pub fn find(doc: &Document<'_>) -> Result<Option<Located>> {
-    if !doc.declares(NAMESPACE) {
+    let prefixes = doc.prefixes_bound_to(NAMESPACE);
+    if prefixes.is_empty() {
         return Ok(None);
     }
     let metadata = doc.child(0, "metadata");
     let mut found: Option<Located> = None;
     for id in 0..doc.elements.len() {
-        if doc.namespace_of(id) != Some(NAMESPACE) {
+        let prefix = lexical::split_qname(doc.el(id).name).0;
+        if !prefixes.contains(&prefix) || doc.namespace_of(id) != Some(NAMESPACE) {
             continue;
         }
         let parent = doc.el(id).parent;
@@ -283,7 +285,7 @@ impl Spelling {
     /// profile shows of itself decides; where it shows nothing (no slot holds text, or none
     /// is empty), what a swap leaves as it is: its `text` attribute, the elements no slot
     /// names. So the spelling read after a swap is the one read before it.
-    fn of(doc: &Document<'_>, located: &Located) -> Spelling {
+    fn of(doc: &Document<'_>, located: &Located, keys: &domain::Keys) -> Spelling {
         let id = located.element;
         let e = doc.el(id);
         let own = lexical::split_qname(e.name).0;
@@ -310,7 +312,7 @@ impl Spelling {
             .iter()
             .copied()
             .find(|&c| doc.el(c).self_closing)
-            .or_else(|| unswapped_empty_element(doc, located));
+            .or_else(|| unswapped_empty_element(doc, located, keys));
         let spaced = empty.is_some_and(|c| doc.raw(c).ends_with(" />"));
         // The element's own quote style, so a profile libvirt re-quoted stays as it is.
         let quote = match e.attrs.iter().find(|a| a.name == "recorded") {
@@ -372,8 +374,11 @@ const ESCAPED: &str = "escaped";
 
 /// The first empty element (`<x/>`) outside `<metadata>` and outside every element a slot
 /// names: one no swap changes.
-fn unswapped_empty_element(doc: &Document<'_>, located: &Located) -> Option<Id> {
-    let keys = domain::Keys::new(doc);
+fn unswapped_empty_element(
+    doc: &Document<'_>,
+    located: &Located,
+    keys: &domain::Keys,
+) -> Option<Id> {
     let mut swapped: Vec<Range<usize>> = located
         .profile
         .slots
@@ -713,7 +718,7 @@ fn swapped_text(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Re
             metadata: profile.metadata,
             slots: new_slots.into_iter().flatten().collect(),
         };
-        patches.extend(rewrite_profile(doc, located, &swapped));
+        patches.extend(rewrite_profile(doc, located, &keys, &swapped));
     }
     xml::apply(doc.text, patches).map_err(|_| {
         bad(
@@ -870,7 +875,12 @@ pub fn without(doc: &Document<'_>, located: &Located) -> Result<String> {
 /// the `text` attribute and the slots change, so the start tag keeps its bytes (quotes,
 /// declarations, attribute order) whoever wrote it, and the slots are spelled as the
 /// profile spells them.
-fn rewrite_profile(doc: &Document<'_>, located: &Located, profile: &Profile) -> Vec<Patch> {
+fn rewrite_profile(
+    doc: &Document<'_>,
+    located: &Located,
+    keys: &domain::Keys,
+    profile: &Profile,
+) -> Vec<Patch> {
     let id = located.element;
     let e = doc.el(id);
     let Layout {
@@ -878,7 +888,7 @@ fn rewrite_profile(doc: &Document<'_>, located: &Located, profile: &Profile) -> 
         unit,
         newline,
     } = layout(doc, id);
-    let spelling = Spelling::of(doc, located);
+    let spelling = Spelling::of(doc, located, keys);
     let recorded = e.attrs.iter().find(|a| a.name == "recorded");
     let Some(recorded) = recorded.filter(|_| e.self_closing == profile.slots.is_empty()) else {
         return vec![Patch::replace(

@@ -224,14 +224,20 @@ impl<'a> Document<'a> {
         None
     }
 
-    /// Whether any element declares `namespace`: without a declaration, no element can be
-    /// in it (a quick answer before looking element by element).
-    pub fn declares(&self, namespace: &str) -> bool {
-        self.elements.iter().any(|e| {
-            e.attrs
-                .iter()
-                .any(|a| lexical::declared_prefix(a.name).is_some() && a.value == namespace)
-        })
+    /// Every prefix (`""`: the default namespace) that some element binds to `namespace`:
+    /// only an element spelled with one of them can be in it (a quick filter before
+    /// looking element by element; empty when nothing declares it).
+    pub fn prefixes_bound_to(&self, namespace: &str) -> Vec<&'a str> {
+        let mut prefixes = Vec::new();
+        for e in &self.elements {
+            for a in &e.attrs {
+                match lexical::declared_prefix(a.name) {
+                    Some(p) if a.value == namespace && !prefixes.contains(&p) => prefixes.push(p),
+                    _ => {}
+                }
+            }
+        }
+        prefixes
     }
 
     /// The exact source text of element `id`, tags included.
@@ -888,7 +894,8 @@ mod tests {
         assert_eq!(d.prefix_for(0, "urn:1"), Some("p"));
         // Inside <p:e>, p names urn:2: urn:1 is not spelled p there.
         assert_eq!(d.prefix_for(5, "urn:1"), None);
-        assert!(d.declares("urn:2") && !d.declares("urn:3"));
+        assert_eq!(d.prefixes_bound_to("urn:1"), ["p", "", "q"]);
+        assert!(d.prefixes_bound_to("urn:3").is_empty());
     }
 
     #[test]
