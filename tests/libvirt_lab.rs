@@ -1506,7 +1506,7 @@ fn profiles_libvirt_stored_still_swap_exactly() {
     let lab = Lab::start();
     let uuid = new_uuid();
     for (method, flags) in [
-        ("cdrom", &["--cdrom", "/var/tmp/a.iso"][..]),
+        ("cdrom", &["--cdrom", "/var/tmp/café.iso"][..]),
         ("seed", &["--install-disk", "/var/tmp/seed.iso"][..]),
         (
             "kernel",

@@ -33,11 +33,12 @@ fn generate(flags: &[&str]) -> String {
 
 /// domxml-gen's documents for each install method, in both phases: final configs with an
 /// install profile, and the install configs `--to install` makes of them. The kernel
-/// command line holds `&`, `<` and `>`, which escaped text must carry exactly.
+/// command line holds `&`, `<` and `>`, and the CD-ROM's path `é`, which escaped text
+/// must carry exactly (ElementTree writes ASCII: `&#233;`).
 fn documents() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (method, flags) in [
-        ("cdrom", &["--cdrom", "/iso/a.iso"][..]),
+        ("cdrom", &["--cdrom", "/iso/café.iso"][..]),
         (
             "kernel",
             &[
@@ -78,6 +79,7 @@ fn element_tree_round_trips_swap_exactly() {
     for (what, doc) in documents() {
         let et = element_tree(&doc);
         assert!(et.contains("<ns0:profile") && !et.contains("CDATA"), "{et}");
+        assert!(et.is_ascii(), "{et}");
         still_swaps_exactly(&format!("{what} | ElementTree"), &et);
         // ElementTree over what domkit wrote from ElementTree's output: still exact.
         let again = element_tree(&rewrite(&what, &et, &["--swap"]).unwrap());
@@ -264,5 +266,37 @@ fn what_is_in_the_namespace_but_is_not_a_profile_is_refused() {
         assert_ne!(text, et, "{how}");
         eprintln!("{how}");
         refused(&text, want);
+    }
+}
+
+/// What a swap leaves no slot to show of the profile's spelling (escaped text when every
+/// slot is empty, character references when no slot holds a character beyond ASCII), the
+/// profile says in a `text` attribute, gone again once the slots show it.
+#[test]
+fn a_profile_says_the_spelling_its_slots_no_longer_show() {
+    let docs = documents();
+    let doc = |what: &str| docs.iter().find(|(w, _)| w == what).unwrap().1.clone();
+    for (what, spelled, says) in [
+        (
+            "seed final",
+            element_tree(&doc("seed final")),
+            "text=\"escaped\"",
+        ),
+        (
+            "cdrom final",
+            element_tree(&doc("cdrom final")),
+            "text=\"ascii\"",
+        ),
+        (
+            "cdrom final",
+            xmllint(&element_tree(&doc("cdrom final"))),
+            "text=\"ascii-hex\"",
+        ),
+    ] {
+        let install = rewrite(what, &spelled, &["--to", "install"]).unwrap();
+        assert!(install.contains(says), "{what}: {install}");
+        let back = rewrite(what, &install, &["--to", "final"]).unwrap();
+        assert!(!back.contains("text=\""), "{what}: {back}");
+        assert_eq!(back, spelled, "{what}");
     }
 }

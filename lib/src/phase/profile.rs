@@ -259,6 +259,8 @@ pub struct Spelling {
     pub prefix: String,
     /// Slot text as a CDATA section (domkit's own), or as escaped character data.
     pub cdata: bool,
+    /// How escaped slot text writes characters beyond ASCII.
+    pub beyond_ascii: BeyondAscii,
     /// How an empty slot element ends: `/>` or ` />`.
     pub empty_end: &'static str,
     /// The attribute values' quote.
@@ -276,6 +278,7 @@ impl Spelling {
                 .unwrap_or(DEFAULT_PREFIX)
                 .to_string(),
             cdata: true,
+            beyond_ascii: BeyondAscii::AsIs,
             empty_end: "/>",
             quote: doc.quote(),
         }
@@ -298,6 +301,10 @@ impl Spelling {
             .filter(|&p| doc.resolve_prefix(id, p) == Some(NAMESPACE))
             .unwrap_or(own);
         let content = |c: Id| &doc.text[doc.el(c).start_tag_end..doc.el(c).content_end];
+        let says = |word: &str| {
+            doc.attr(id, "text")
+                .is_some_and(|t| t.split_ascii_whitespace().any(|w| w == word))
+        };
         let cdata = match e
             .children
             .iter()
@@ -305,14 +312,15 @@ impl Spelling {
             .find(|t| !t.is_empty())
         {
             Some(text) => text.contains("<![CDATA["),
-            None => doc.attr(id, "text") != Some(ESCAPED),
+            None => !says(ESCAPED),
         };
+        let parts = unswapped_parts(doc, located, keys);
         let empty = e
             .children
             .iter()
             .copied()
             .find(|&c| doc.el(c).self_closing)
-            .or_else(|| unswapped_empty_element(doc, located, keys));
+            .or_else(|| first_empty_element_in(doc, &parts));
         let spaced = empty.is_some_and(|c| doc.raw(c).ends_with(" />"));
         // The element's own quote style, so a profile libvirt re-quoted stays as it is.
         let quote = match e.attrs.iter().find(|a| a.name == "recorded") {
@@ -323,15 +331,34 @@ impl Spelling {
         Spelling {
             prefix: prefix.to_string(),
             cdata,
+            beyond_ascii: match beyond_ascii_in(doc, e) {
+                _ if cdata => BeyondAscii::AsIs,
+                Some(shown) => shown,
+                None if says(BeyondAscii::Decimal.word()) => BeyondAscii::Decimal,
+                None if says(BeyondAscii::Hex.word()) => BeyondAscii::Hex,
+                None => BeyondAscii::AsIs,
+            },
             empty_end: if spaced { " />" } else { "/>" },
             quote,
         }
     }
 
-    /// Whether a profile with `slots` says its spelling in a `text` attribute: escaped
-    /// text, and no slot to show it.
-    fn needs_text_attribute(&self, slots: &[Slot]) -> bool {
-        !self.cdata && slots.iter().all(|s| s.recorded.is_none())
+    /// The `text` attribute a profile with `slots` needs: what of its spelling the slots
+    /// will not show (no slot holds text; none holds a character beyond ASCII), where it
+    /// is not domkit's own (CDATA, characters as they are).
+    fn text_attribute(&self, slots: &[Slot]) -> Option<String> {
+        if self.cdata {
+            return None;
+        }
+        let texts = || slots.iter().filter_map(|s| s.recorded.as_ref());
+        let mut words = Vec::new();
+        if texts().next().is_none() {
+            words.push(ESCAPED);
+        }
+        if self.beyond_ascii != BeyondAscii::AsIs && texts().all(|r| r.text.is_ascii()) {
+            words.push(self.beyond_ascii.word());
+        }
+        (!words.is_empty()).then(|| words.join(" "))
     }
 
     /// The qualified name of domkit's element `local`.
@@ -349,7 +376,8 @@ impl Spelling {
     }
 
     /// A slot's text as content: a CDATA section, or character data escaped as libxml2
-    /// and ElementTree write it (`&`, `<`, `>`, and CR, which a parser would drop).
+    /// and ElementTree write it (`&`, `<`, `>`, CR, which a parser would drop, and
+    /// beyond ASCII where the profile writes ASCII).
     fn text(&self, text: &str) -> String {
         if self.cdata {
             return format!("<![CDATA[{}]]>", text.replace("]]>", "]]]]><![CDATA[>"));
@@ -361,24 +389,29 @@ impl Spelling {
                 '<' => out.push_str("&lt;"),
                 '>' => out.push_str("&gt;"),
                 '\r' => out.push_str("&#13;"),
-                c => out.push(c),
+                c if c.is_ascii() => out.push(c),
+                c => match self.beyond_ascii {
+                    BeyondAscii::AsIs => out.push(c),
+                    BeyondAscii::Decimal => out.push_str(&format!("&#{};", c as u32)),
+                    BeyondAscii::Hex => out.push_str(&format!("&#x{:X};", c as u32)),
+                },
             }
         }
         out
     }
 }
 
-/// The value of a profile's `text` attribute when its slots hold escaped text rather than
-/// CDATA, written while no slot holds text to show it.
+/// The word of a profile's `text` attribute that says its slots hold escaped text rather
+/// than CDATA, written while no slot holds text to show it.
 const ESCAPED: &str = "escaped";
 
-/// The first empty element (`<x/>`) outside `<metadata>` and outside every element a slot
-/// names: one no swap changes.
-fn unswapped_empty_element(
+/// The parts of the text no swap changes: all but `<metadata>` and every element a slot
+/// names, in document order.
+fn unswapped_parts(
     doc: &Document<'_>,
     located: &Located,
     keys: &domain::Keys,
-) -> Option<Id> {
+) -> Vec<Range<usize>> {
     let mut swapped: Vec<Range<usize>> = located
         .profile
         .slots
@@ -388,9 +421,68 @@ fn unswapped_empty_element(
         .map(|k| doc.el(k).start..doc.el(k).end)
         .collect();
     swapped.sort_unstable_by_key(|r| r.start);
-    (0..doc.elements.len()).find(|&c| {
-        let start = doc.el(c).start;
-        doc.el(c).self_closing && !swapped.iter().any(|r| r.contains(&start))
+    let mut parts = Vec::with_capacity(swapped.len() + 1);
+    let mut at = 0;
+    for r in swapped {
+        if r.start > at {
+            parts.push(at..r.start);
+        }
+        at = at.max(r.end);
+    }
+    parts.push(at..doc.text.len());
+    parts
+}
+
+/// The first empty element (`<x/>`) in `parts` (see [`unswapped_parts`]).
+fn first_empty_element_in(doc: &Document<'_>, parts: &[Range<usize>]) -> Option<Id> {
+    let mut part = parts.iter().peekable();
+    doc.elements.iter().position(|e| {
+        while part.next_if(|r| r.end <= e.start).is_some() {}
+        e.self_closing && part.peek().is_some_and(|r| r.contains(&e.start))
+    })
+}
+
+/// How a profile's escaped text writes characters beyond ASCII: as they are (UTF-8), or
+/// as character references, decimal (`&#233;`: ElementTree and lxml writing ASCII) or
+/// hexadecimal (`&#xE9;`: libxml2 writing ASCII).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeyondAscii {
+    /// As they are.
+    AsIs,
+    /// `&#233;`.
+    Decimal,
+    /// `&#xE9;`.
+    Hex,
+}
+
+impl BeyondAscii {
+    /// The word in a profile's `text` attribute that says so.
+    fn word(self) -> &'static str {
+        match self {
+            BeyondAscii::AsIs => "utf-8",
+            BeyondAscii::Decimal => "ascii",
+            BeyondAscii::Hex => "ascii-hex",
+        }
+    }
+}
+
+/// How the slots of profile element `e` write the first character beyond ASCII they
+/// hold, if any does.
+fn beyond_ascii_in(doc: &Document<'_>, e: &xml::Element<'_>) -> Option<BeyondAscii> {
+    e.children.iter().find_map(|&c| {
+        let raw = &doc.text[doc.el(c).start_tag_end..doc.el(c).content_end];
+        let literal = raw.find(|c: char| !c.is_ascii());
+        let reference = raw.match_indices("&#").map(|(i, _)| i).find(|&i| {
+            let name = raw[i + 1..].split(';').next().unwrap_or("");
+            lexical::resolve_reference(name).is_ok_and(|c| !c.is_ascii())
+        });
+        match (literal, reference) {
+            (Some(l), Some(r)) if l < r => Some(BeyondAscii::AsIs),
+            (Some(_), None) => Some(BeyondAscii::AsIs),
+            (_, Some(r)) if raw[r..].starts_with("&#x") => Some(BeyondAscii::Hex),
+            (_, Some(_)) => Some(BeyondAscii::Decimal),
+            (None, None) => None,
+        }
     })
 }
 
@@ -417,8 +509,8 @@ pub fn render(
     if profile.restores_original {
         out.push_str(&spelling.attr("restore", "original"));
     }
-    if spelling.needs_text_attribute(&profile.slots) {
-        out.push_str(&spelling.attr("text", ESCAPED));
+    if let Some(text) = spelling.text_attribute(&profile.slots) {
+        out.push_str(&spelling.attr("text", &text));
     }
     match profile.metadata {
         MetadataOrigin::Existing => {}
@@ -901,15 +993,15 @@ fn rewrite_profile(
         profile.recorded.as_str(),
     )];
     let text = e.attrs.iter().find(|a| a.name == "text");
-    match (text, spelling.needs_text_attribute(&profile.slots)) {
-        (None, true) => patches.push(Patch::insert(
+    match (text, spelling.text_attribute(&profile.slots)) {
+        (None, Some(wanted)) => patches.push(Patch::insert(
             recorded.value_range.end + 1,
-            spelling.attr("text", ESCAPED),
+            spelling.attr("text", &wanted),
         )),
-        (Some(a), true) if a.value != ESCAPED => {
-            patches.push(Patch::replace(a.value_range.clone(), ESCAPED));
+        (Some(a), Some(wanted)) if a.value != wanted => {
+            patches.push(Patch::replace(a.value_range.clone(), wanted));
         }
-        (Some(a), false) => {
+        (Some(a), None) => {
             // With the blanks before it, so the start tag is as it was without it.
             let from = doc.text[..a.start]
                 .trim_end_matches([' ', '\t', '\r', '\n'])
