@@ -314,13 +314,12 @@ impl Spelling {
             Some(text) => text.contains("<![CDATA["),
             None => !says(ESCAPED),
         };
-        let parts = unswapped_parts(doc, located, keys);
         let empty = e
             .children
             .iter()
             .copied()
             .find(|&c| doc.el(c).self_closing)
-            .or_else(|| first_empty_element_in(doc, &parts));
+            .or_else(|| first_empty_element_in(doc, &unswapped_parts(doc, located, keys)));
         let spaced = empty.is_some_and(|c| doc.raw(c).ends_with(" />"));
         // The element's own quote style, so a profile libvirt re-quoted stays as it is.
         let quote = match e.attrs.iter().find(|a| a.name == "recorded") {
