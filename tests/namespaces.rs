@@ -93,7 +93,9 @@ fn element_tree_round_trips_swap_exactly() {
 #[test]
 fn lxml_round_trips_swap_exactly_where_python_has_it() {
     let Some(_) = lxml("<a/>") else {
-        eprintln!("skipped: Python's lxml is not importable here (python3-lxml)");
+        eprintln!(
+            "skipped: Python's lxml is not importable here (scripts/deps.sh installs python3-lxml)"
+        );
         return;
     };
     for (what, doc) in documents() {
