@@ -5,6 +5,11 @@
 //! Each slot holds one element's exact text (CDATA, so libvirt's re-formatting of the
 //! document cannot touch it). A slot whose element is absent in the active phase also
 //! records where it goes back: after which sibling (by key) and how many bytes later.
+//!
+//! The profile is found by its namespace name, never by its prefix, and is written back
+//! in the spelling it has (see [`Spelling`]): other XML tools and libvirt re-serialise it
+//! (ElementTree's `ns0:` and escaped text, libvirt's re-indented `<metadata>`), and the
+//! swap stays byte-exact from what they wrote.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
