@@ -20,6 +20,9 @@ packages=(
   dpkg-dev lintian
   # the peers measured beside domkit in `make bench`
   virtinst time python3
+  # the XML tools whose re-serialised documents tests/namespaces.rs swaps (ElementTree is
+  # python3's own; virt-xml is virtinst's, xmllint libxml2-utils')
+  python3-lxml
 )
 
 missing=()

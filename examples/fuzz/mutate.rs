@@ -683,7 +683,8 @@ fn profile_mutation(rng: &mut Rng, text: &str) -> (&'static str, String) {
     let pick_span = |rng: &mut Rng, spans: Vec<Range<usize>>| -> Option<Range<usize>> {
         (!spans.is_empty()).then(|| spans[rng.below(spans.len())].clone())
     };
-    match rng.below(12) {
+    match rng.below(13) {
+        12 => respelled_profile(rng, text),
         0 | 1 => match pick_span(rng, attr_values(text, "gap")) {
             Some(r) => {
                 let n = if rng.chance(70) {
@@ -820,6 +821,52 @@ fn profile_mutation(rng: &mut Rng, text: &str) -> (&'static str, String) {
             }
         }
     }
+}
+
+/// The profile as other XML tools write it back (issue 16): another prefix, a default
+/// namespace, the declaration on `<domain>`, CDATA as escaped text, characters beyond
+/// ASCII as references, `<slot />`; every one namespace-equivalent to the original.
+fn respelled_profile(rng: &mut Rng, text: &str) -> (&'static str, String) {
+    let decl = "xmlns:domkit='https://domkit.dev/xmlns/profile/1'";
+    if !text.contains(decl) {
+        return ("profile-respelled", text.to_string());
+    }
+    let out = match rng.below(6) {
+        0 => text
+            .replace("xmlns:domkit=", "xmlns:ns0=")
+            .replace("domkit:", "ns0:"),
+        1 => text
+            .replace("xmlns:domkit=", "xmlns=")
+            .replace("domkit:", ""),
+        2 => text.replacen(&format!(" {decl}"), "", 1).replacen(
+            "<domain",
+            &format!("<domain {decl}"),
+            1,
+        ),
+        3 | 4 => {
+            let mut out = String::with_capacity(text.len());
+            let mut at = 0;
+            for span in cdata_spans(text) {
+                out.push_str(&text[at..span.start - "<![CDATA[".len()]);
+                for c in text[span.clone()].chars() {
+                    match c {
+                        '&' => out.push_str("&amp;"),
+                        '<' => out.push_str("&lt;"),
+                        '>' => out.push_str("&gt;"),
+                        c if !c.is_ascii() && rng.chance(50) => {
+                            out.push_str(&format!("&#{};", c as u32))
+                        }
+                        c => out.push(c),
+                    }
+                }
+                at = span.end + "]]>".len();
+            }
+            out.push_str(&text[at..]);
+            out
+        }
+        _ => text.replace("absent='yes'/>", "absent='yes' />"),
+    };
+    ("profile-respelled", out)
 }
 
 /// Odd JSON values: control characters, huge and negative numbers, deep structures.

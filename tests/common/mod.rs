@@ -2,3 +2,4 @@
 
 pub mod phases;
 pub mod record;
+pub mod respelled;

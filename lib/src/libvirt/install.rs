@@ -104,10 +104,10 @@ pub fn write(dom: &Domain, state: &State) -> std::result::Result<(), virt::error
 /// # Errors
 /// The document does not parse.
 pub fn with_state(source: &str, text: &str, state: &State) -> Result<String> {
-    if text.contains(NAMESPACE) {
+    let doc = Document::parse(source, text)?;
+    if has_state(&doc) {
         return Ok(text.to_string());
     }
-    let doc = Document::parse(source, text)?;
     let element =
         state
             .element()
@@ -126,6 +126,18 @@ pub fn with_state(source: &str, text: &str, state: &State) -> Result<String> {
         ),
     };
     Ok(format!("{}{insert}{}", &text[..at], &text[cut..]))
+}
+
+/// Whether `doc`'s `<metadata>` holds an element in the install namespace, as libvirt
+/// finds it: by namespace name, whatever prefix (or default namespace) spells it.
+fn has_state(doc: &Document<'_>) -> bool {
+    !doc.prefixes_bound_to(NAMESPACE).is_empty()
+        && doc.child(0, "metadata").is_some_and(|m| {
+            doc.el(m)
+                .children
+                .iter()
+                .any(|&c| doc.namespace_of(c) == Some(NAMESPACE))
+        })
 }
 
 #[cfg(test)]
@@ -180,6 +192,20 @@ mod tests {
         )
         .unwrap();
         assert!(own.contains("installing") && !own.contains("\"installed\""));
+        // Found by namespace name, not by spelling: another prefix, or the namespace
+        // named only in a comment (no state at all).
+        let prefixed = xml.replace(
+            "</os>",
+            &format!("</os><metadata><s:i xmlns:s='{NAMESPACE}' state='installing'/></metadata>"),
+        );
+        assert_eq!(
+            with_state("t", &prefixed, &State::Installed).unwrap(),
+            prefixed
+        );
+        let commented = xml.replace("</os>", &format!("</os><!-- {NAMESPACE} -->"));
+        let text = with_state("t", &commented, &State::Installed).unwrap();
+        conn.connect.define_domain_xml(&text).unwrap();
+        assert_eq!(read(&dom).unwrap(), Some(State::Installed), "{text}");
         dom.undefine().unwrap();
     }
 }

@@ -5,6 +5,11 @@
 //! Each slot holds one element's exact text (CDATA, so libvirt's re-formatting of the
 //! document cannot touch it). A slot whose element is absent in the active phase also
 //! records where it goes back: after which sibling (by key) and how many bytes later.
+//!
+//! The profile is found by its namespace name, never by its prefix, and is written back
+//! in the spelling it has (see [`Spelling`]): other XML tools and libvirt re-serialise it
+//! (ElementTree's `ns0:` and escaped text, libvirt's re-indented `<metadata>`), and the
+//! swap stays byte-exact from what they wrote.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -12,11 +17,12 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 use crate::xml::domain::{self, DOMAIN_ORDER};
 use crate::xml::edit;
-use crate::xml::{self, Document, Id, Patch};
+use crate::xml::{self, Document, Id, Patch, lexical};
 
 /// The XML namespace of domkit's metadata.
 pub const NAMESPACE: &str = "https://domkit.dev/xmlns/profile/1";
-const PREFIX: &str = "domkit";
+/// The prefix of a new profile where the document binds none to [`NAMESPACE`].
+const DEFAULT_PREFIX: &str = "domkit";
 
 /// One of the two boot phases of a guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,58 +109,55 @@ pub struct Profile {
 pub struct Located {
     /// The profile.
     pub profile: Profile,
-    /// The `<domkit:profile>` element.
+    /// The profile element (`<domkit:profile>`, however it is spelled).
     pub element: Id,
     /// Its `<metadata>` parent.
     pub metadata: Id,
 }
 
-fn local_name(name: &str) -> (&str, &str) {
-    match name.split_once(':') {
-        Some((prefix, local)) => (prefix, local),
-        None => ("", name),
-    }
-}
-
-/// Whether element `id` is in domkit's namespace (declared on it or an ancestor).
-fn in_namespace(doc: &Document<'_>, id: Id) -> bool {
-    let (prefix, _) = local_name(doc.el(id).name);
-    let decl = if prefix.is_empty() {
-        "xmlns".to_string()
-    } else {
-        format!("xmlns:{prefix}")
-    };
-    let mut at = Some(id);
-    while let Some(e) = at {
-        if let Some(ns) = doc.attr(e, &decl) {
-            return ns == NAMESPACE;
-        }
-        at = doc.el(e).parent;
-    }
-    false
-}
-
-/// Finds and reads the document's recorded profile.
+/// Finds and reads the document's recorded profile: the `<metadata>` child whose namespace
+/// name is [`NAMESPACE`], whatever prefix (or default namespace) spells it there.
 ///
 /// # Errors
-/// A malformed or duplicated profile.
+/// A malformed or duplicated profile, or any other element in its namespace: only a
+/// `<profile>` in `<metadata>` and the `<slot>`s in it belong there.
 pub fn find(doc: &Document<'_>) -> Result<Option<Located>> {
-    let Some(metadata) = doc.child(0, "metadata") else {
+    let prefixes = doc.prefixes_bound_to(NAMESPACE);
+    if prefixes.is_empty() {
         return Ok(None);
-    };
+    }
+    let metadata = doc.child(0, "metadata");
     let mut found: Option<Located> = None;
-    for &c in &doc.el(metadata).children {
-        if local_name(doc.el(c).name).1 != "profile" || !in_namespace(doc, c) {
+    for id in 0..doc.elements.len() {
+        let prefix = lexical::split_qname(doc.el(id).name).0;
+        if !prefixes.contains(&prefix) || doc.namespace_of(id) != Some(NAMESPACE) {
             continue;
         }
-        if found.is_some() {
-            return Err(bad(doc, c, "two domkit boot profiles recorded; keep one"));
+        let parent = doc.el(id).parent;
+        match doc.local_name(id) {
+            "profile" if parent.is_some() && parent == metadata => {
+                if found.is_some() {
+                    return Err(bad(doc, id, "two domkit boot profiles recorded; keep one"));
+                }
+                found = Some(Located {
+                    profile: read(doc, id)?,
+                    element: id,
+                    metadata: parent.expect("checked above"),
+                });
+            }
+            // Its profile, read above (document order), checked it.
+            "slot" if parent.is_some() && parent == found.as_ref().map(|l| l.element) => {}
+            _ => {
+                return Err(bad(
+                    doc,
+                    id,
+                    &format!(
+                        "<{}> is in the profile's namespace ({NAMESPACE}), where only a <profile> in <metadata> and the <slot>s in it belong",
+                        doc.el(id).name
+                    ),
+                ));
+            }
         }
-        found = Some(Located {
-            profile: read(doc, c)?,
-            element: c,
-            metadata,
-        });
     }
     Ok(found)
 }
@@ -197,7 +200,7 @@ fn read(doc: &Document<'_>, id: Id) -> Result<Profile> {
     for &s in &doc.el(id).children {
         // Anything else in domkit's own block (an unprefixed <slot>, another namespace's
         // element) is data nobody would read: a damaged profile, not something to skip.
-        if local_name(doc.el(s).name).1 != "slot" || !in_namespace(doc, s) {
+        if doc.local_name(s) != "slot" || doc.namespace_of(s) != Some(NAMESPACE) {
             return Err(bad(doc, s, &format!("unexpected <{}>", doc.el(s).name)));
         }
         let Some(key) = doc.attr(s, "key") else {
@@ -251,56 +254,317 @@ fn read(doc: &Document<'_>, id: Id) -> Result<Profile> {
     })
 }
 
-fn cdata(text: &str) -> String {
-    format!("<![CDATA[{}]]>", text.replace("]]>", "]]]]><![CDATA[>"))
+/// How a profile's markup is spelled: the prefix of its elements, how slot text is written
+/// and how an empty slot ends. Read from the profile in the document, so that a swap writes
+/// it back as the document spells it (another tool's prefix, escaped text instead of CDATA,
+/// `<slot ... />`): from any spelling, two swaps give the document back byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spelling {
+    /// The prefix bound to [`NAMESPACE`] (`""`: the default namespace).
+    pub prefix: String,
+    /// Slot text as a CDATA section (domkit's own), or as escaped character data.
+    pub cdata: bool,
+    /// How escaped slot text writes characters beyond ASCII.
+    pub beyond_ascii: BeyondAscii,
+    /// How an empty slot element ends: `/>` or ` />`.
+    pub empty_end: &'static str,
+    /// The attribute values' quote.
+    pub quote: char,
 }
 
-/// Renders the profile element: `indent` before every line but the first, no final newline.
-pub fn render(profile: &Profile, indent: &str, unit: &str, newline: &str, quote: char) -> String {
-    let q = quote;
-    let attr = |name: &str, value: &str| format!(" {name}={q}{}{q}", xml::escape(value));
+impl Spelling {
+    /// domkit's own spelling of a new profile: the prefix the document already binds to
+    /// [`NAMESPACE`] at `at`, if any, else `domkit`; CDATA; the document's quote.
+    pub fn new_at(doc: &Document<'_>, at: Id) -> Spelling {
+        Spelling {
+            prefix: doc
+                .prefix_for(at, NAMESPACE)
+                .filter(|p| !p.is_empty())
+                .unwrap_or(DEFAULT_PREFIX)
+                .to_string(),
+            cdata: true,
+            beyond_ascii: BeyondAscii::AsIs,
+            empty_end: "/>",
+            quote: doc.quote(),
+        }
+    }
+
+    /// The spelling of the profile element `located` as it stands in `doc`. What the
+    /// profile shows of itself decides; where it shows nothing (no slot holds text, or none
+    /// is empty), what a swap leaves as it is: its `text` attribute, the elements no slot
+    /// names. So the spelling read after a swap is the one read before it.
+    fn of(doc: &Document<'_>, located: &Located, keys: &domain::Keys) -> Spelling {
+        let id = located.element;
+        let e = doc.el(id);
+        let own = lexical::split_qname(e.name).0;
+        // The slots' prefix, where the profile's content has it in scope: slots may spell
+        // the namespace otherwise than their profile does.
+        let prefix = e
+            .children
+            .first()
+            .map(|&c| lexical::split_qname(doc.el(c).name).0)
+            .filter(|&p| doc.resolve_prefix(id, p) == Some(NAMESPACE))
+            .unwrap_or(own);
+        let content = |c: Id| &doc.text[doc.el(c).start_tag_end..doc.el(c).content_end];
+        let says = |word: &str| {
+            doc.attr(id, "text")
+                .is_some_and(|t| t.split_ascii_whitespace().any(|w| w == word))
+        };
+        let cdata = match e
+            .children
+            .iter()
+            .map(|&c| content(c))
+            .find(|t| !t.is_empty())
+        {
+            Some(text) => text.contains("<![CDATA["),
+            None => !says(ESCAPED),
+        };
+        let empty = e
+            .children
+            .iter()
+            .copied()
+            .find(|&c| doc.el(c).self_closing)
+            .or_else(|| first_empty_element_in(doc, &unswapped_parts(doc, located, keys)));
+        let spaced = empty.is_some_and(|c| doc.raw(c).ends_with(" />"));
+        // The element's own quote style, so a profile libvirt re-quoted stays as it is.
+        let quote = match e.attrs.iter().find(|a| a.name == "recorded") {
+            Some(a) if doc.text.as_bytes()[a.value_range.start - 1] == b'\'' => '\'',
+            Some(_) => '"',
+            None => doc.quote(),
+        };
+        Spelling {
+            prefix: prefix.to_string(),
+            cdata,
+            beyond_ascii: match beyond_ascii_in(doc, e) {
+                _ if cdata => BeyondAscii::AsIs,
+                Some(shown) => shown,
+                None if says(BeyondAscii::Decimal.word()) => BeyondAscii::Decimal,
+                None if says(BeyondAscii::Hex.word()) => BeyondAscii::Hex,
+                None => BeyondAscii::AsIs,
+            },
+            empty_end: if spaced { " />" } else { "/>" },
+            quote,
+        }
+    }
+
+    /// The `text` attribute a profile with `slots` needs: what of its spelling the slots
+    /// will not show (no slot holds text; none holds a character beyond ASCII), where it
+    /// is not domkit's own (CDATA, characters as they are).
+    fn text_attribute(&self, slots: &[Slot]) -> Option<String> {
+        if self.cdata {
+            return None;
+        }
+        let texts = || slots.iter().filter_map(|s| s.recorded.as_ref());
+        let mut words = Vec::new();
+        if texts().next().is_none() {
+            words.push(ESCAPED);
+        }
+        if self.beyond_ascii != BeyondAscii::AsIs && texts().all(|r| r.text.is_ascii()) {
+            words.push(self.beyond_ascii.word());
+        }
+        (!words.is_empty()).then(|| words.join(" "))
+    }
+
+    /// The qualified name of domkit's element `local`.
+    fn name(&self, local: &str) -> String {
+        if self.prefix.is_empty() {
+            local.to_string()
+        } else {
+            format!("{}:{local}", self.prefix)
+        }
+    }
+
+    fn attr(&self, name: &str, value: &str) -> String {
+        let q = self.quote;
+        format!(" {name}={q}{}{q}", xml::escape(value))
+    }
+
+    /// A slot's text as content: a CDATA section, or character data escaped as libxml2
+    /// and ElementTree write it (`&`, `<`, `>`, CR, which a parser would drop, and
+    /// beyond ASCII where the profile writes ASCII).
+    fn text(&self, text: &str) -> String {
+        if self.cdata {
+            return format!("<![CDATA[{}]]>", text.replace("]]>", "]]]]><![CDATA[>"));
+        }
+        let mut out = String::with_capacity(text.len() + text.len() / 4);
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '\r' => out.push_str("&#13;"),
+                c if c.is_ascii() => out.push(c),
+                c => match self.beyond_ascii {
+                    BeyondAscii::AsIs => out.push(c),
+                    BeyondAscii::Decimal => out.push_str(&format!("&#{};", c as u32)),
+                    BeyondAscii::Hex => out.push_str(&format!("&#x{:X};", c as u32)),
+                },
+            }
+        }
+        out
+    }
+}
+
+/// The word of a profile's `text` attribute that says its slots hold escaped text rather
+/// than CDATA, written while no slot holds text to show it.
+const ESCAPED: &str = "escaped";
+
+/// The parts of the text no swap changes: all but `<metadata>` and every element a slot
+/// names, in document order.
+fn unswapped_parts(
+    doc: &Document<'_>,
+    located: &Located,
+    keys: &domain::Keys,
+) -> Vec<Range<usize>> {
+    let mut swapped: Vec<Range<usize>> = located
+        .profile
+        .slots
+        .iter()
+        .filter_map(|s| keys.find(&s.key))
+        .chain([located.metadata])
+        .map(|k| doc.el(k).start..doc.el(k).end)
+        .collect();
+    swapped.sort_unstable_by_key(|r| r.start);
+    let mut parts = Vec::with_capacity(swapped.len() + 1);
+    let mut at = 0;
+    for r in swapped {
+        if r.start > at {
+            parts.push(at..r.start);
+        }
+        at = at.max(r.end);
+    }
+    parts.push(at..doc.text.len());
+    parts
+}
+
+/// The first empty element (`<x/>`) in `parts` (see [`unswapped_parts`]).
+fn first_empty_element_in(doc: &Document<'_>, parts: &[Range<usize>]) -> Option<Id> {
+    let mut part = parts.iter().peekable();
+    doc.elements.iter().position(|e| {
+        while part.next_if(|r| r.end <= e.start).is_some() {}
+        e.self_closing && part.peek().is_some_and(|r| r.contains(&e.start))
+    })
+}
+
+/// How a profile's escaped text writes characters beyond ASCII: as they are (UTF-8), or
+/// as character references, decimal (`&#233;`: ElementTree and lxml writing ASCII) or
+/// hexadecimal (`&#xE9;`: libxml2 writing ASCII).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeyondAscii {
+    /// As they are.
+    AsIs,
+    /// `&#233;`.
+    Decimal,
+    /// `&#xE9;`.
+    Hex,
+}
+
+impl BeyondAscii {
+    /// The word in a profile's `text` attribute that says so.
+    fn word(self) -> &'static str {
+        match self {
+            BeyondAscii::AsIs => "utf-8",
+            BeyondAscii::Decimal => "ascii",
+            BeyondAscii::Hex => "ascii-hex",
+        }
+    }
+}
+
+/// How the slots of profile element `e` write the first character beyond ASCII they
+/// hold, if any does.
+fn beyond_ascii_in(doc: &Document<'_>, e: &xml::Element<'_>) -> Option<BeyondAscii> {
+    e.children.iter().find_map(|&c| {
+        let raw = &doc.text[doc.el(c).start_tag_end..doc.el(c).content_end];
+        let literal = raw.find(|c: char| !c.is_ascii());
+        let reference = raw.match_indices("&#").map(|(i, _)| i).find(|&i| {
+            let name = raw[i + 1..].split(';').next().unwrap_or("");
+            lexical::resolve_reference(name).is_ok_and(|c| !c.is_ascii())
+        });
+        match (literal, reference) {
+            (Some(l), Some(r)) if l < r => Some(BeyondAscii::AsIs),
+            (Some(_), None) => Some(BeyondAscii::AsIs),
+            (_, Some(r)) if raw[r..].starts_with("&#x") => Some(BeyondAscii::Hex),
+            (_, Some(_)) => Some(BeyondAscii::Decimal),
+            (None, None) => None,
+        }
+    })
+}
+
+/// Renders a new profile element, declaring its prefix: `indent` before every line but
+/// the first, no final newline.
+pub fn render(
+    profile: &Profile,
+    indent: &str,
+    unit: &str,
+    newline: &str,
+    spelling: &Spelling,
+) -> String {
+    let declaration = if spelling.prefix.is_empty() {
+        "xmlns".to_string()
+    } else {
+        format!("xmlns:{}", spelling.prefix)
+    };
     let mut out = format!(
-        "<{PREFIX}:profile{}{}",
-        attr(&format!("xmlns:{PREFIX}"), NAMESPACE),
-        attr("recorded", profile.recorded.as_str())
+        "<{}{}{}",
+        spelling.name("profile"),
+        spelling.attr(&declaration, NAMESPACE),
+        spelling.attr("recorded", profile.recorded.as_str())
     );
     if profile.restores_original {
-        out.push_str(&attr("restore", "original"));
+        out.push_str(&spelling.attr("restore", "original"));
+    }
+    if let Some(text) = spelling.text_attribute(&profile.slots) {
+        out.push_str(&spelling.attr("text", &text));
     }
     match profile.metadata {
         MetadataOrigin::Existing => {}
-        MetadataOrigin::Created => out.push_str(&attr("metadata", "created")),
-        MetadataOrigin::Expanded => out.push_str(&attr("metadata", "expanded")),
+        MetadataOrigin::Created => out.push_str(&spelling.attr("metadata", "created")),
+        MetadataOrigin::Expanded => out.push_str(&spelling.attr("metadata", "expanded")),
     }
     if profile.slots.is_empty() {
-        out.push_str("/>");
+        out.push_str(spelling.empty_end);
         return out;
     }
     out.push('>');
-    out.push_str(&render_slots(&profile.slots, indent, unit, newline, quote));
-    out.push_str(&format!("</{PREFIX}:profile>"));
+    out.push_str(&render_slots(
+        &profile.slots,
+        indent,
+        unit,
+        newline,
+        spelling,
+    ));
+    out.push_str(&format!("</{}>", spelling.name("profile")));
     out
 }
 
 /// The profile element's content: one line per slot, then the closing tag's indentation.
-fn render_slots(slots: &[Slot], indent: &str, unit: &str, newline: &str, q: char) -> String {
-    let attr = |name: &str, value: &str| format!(" {name}={q}{}{q}", xml::escape(value));
+fn render_slots(
+    slots: &[Slot],
+    indent: &str,
+    unit: &str,
+    newline: &str,
+    spelling: &Spelling,
+) -> String {
+    let slot = spelling.name("slot");
     let mut out = String::new();
-    for slot in slots {
+    for s in slots {
         out.push_str(newline);
         out.push_str(indent);
         out.push_str(unit);
-        out.push_str(&format!("<{PREFIX}:slot{}", attr("key", &slot.key)));
-        match &slot.recorded {
-            None => out.push_str(&format!("{}/>", attr("absent", "yes"))),
+        out.push_str(&format!("<{slot}{}", spelling.attr("key", &s.key)));
+        match &s.recorded {
+            None => {
+                out.push_str(&spelling.attr("absent", "yes"));
+                out.push_str(spelling.empty_end);
+            }
             Some(rec) => {
                 if let Some(place) = &rec.place {
                     if let Some(after) = &place.after {
-                        out.push_str(&attr("after", after));
+                        out.push_str(&spelling.attr("after", after));
                     }
-                    out.push_str(&attr("gap", &place.gap.to_string()));
+                    out.push_str(&spelling.attr("gap", &place.gap.to_string()));
                 }
-                out.push_str(&format!(">{}</{PREFIX}:slot>", cdata(&rec.text)));
+                out.push_str(&format!(">{}</{slot}>", spelling.text(&rec.text)));
             }
         }
     }
@@ -562,7 +826,7 @@ fn swapped_text(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Re
             metadata: profile.metadata,
             slots: new_slots.into_iter().flatten().collect(),
         };
-        patches.extend(rewrite_profile(doc, located.element, &swapped));
+        patches.extend(rewrite_profile(doc, located, &keys, &swapped));
     }
     xml::apply(doc.text, patches).map_err(|_| {
         bad(
@@ -573,22 +837,40 @@ fn swapped_text(doc: &Document<'_>, located: &Located, drop_profile: bool) -> Re
     })
 }
 
-/// The recorded element replaces the active one; the active one is recorded instead.
+/// The recorded element replaces the active one; the active one is recorded instead, in
+/// the form the slot had.
 fn replace_slot(doc: &Document<'_>, key: &str, id: Id, rec: &Recorded) -> (Patch, Slot) {
-    // Recorded as absent from the active config, yet there: libvirt fills in defaults
-    // (`virsh dumpxml` adds <on_reboot>restart</on_reboot>, say), so the recorded element
-    // replaces it, without the line it was recorded with.
-    let text = match rec.place {
-        None => rec.text.as_str(),
-        Some(_) => trim_blanks(&rec.text),
+    let active = doc.raw(id);
+    let (text, recorded) = match &rec.place {
+        None => (
+            rec.text.as_str(),
+            Recorded {
+                text: active.to_string(),
+                place: None,
+            },
+        ),
+        // Recorded as absent from the active config, yet there: libvirt fills in defaults
+        // (`virsh dumpxml` adds <on_reboot>restart</on_reboot>, say), so the recorded
+        // element replaces it, without the line it was recorded with. The active one keeps
+        // the slot's place and lines, so that swapping back records the slot exactly as it
+        // was: an insertion, not a replacement.
+        Some(place) => {
+            let element = trim_blanks(&rec.text);
+            let before = element.as_ptr() as usize - rec.text.as_ptr() as usize;
+            let after = &rec.text[before + element.len()..];
+            (
+                element,
+                Recorded {
+                    text: format!("{}{active}{after}", &rec.text[..before]),
+                    place: Some(place.clone()),
+                },
+            )
+        }
     };
     let patch = Patch::replace(doc.el(id).start..doc.el(id).end, text);
     let slot = Slot {
         key: key.to_string(),
-        recorded: Some(Recorded {
-            text: doc.raw(id).to_string(),
-            place: None,
-        }),
+        recorded: Some(recorded),
     };
     (patch, slot)
 }
@@ -720,35 +1002,60 @@ pub fn without(doc: &Document<'_>, located: &Located) -> Result<String> {
     }
 }
 
-/// Patches turning profile element `id` into `profile`: only the `recorded` value and the
-/// slots change, so the start tag keeps its bytes even after libvirt re-quoted it.
-fn rewrite_profile(doc: &Document<'_>, id: Id, profile: &Profile) -> Vec<Patch> {
+/// Patches turning the located profile element into `profile`: only the `recorded` value,
+/// the `text` attribute and the slots change, so the start tag keeps its bytes (quotes,
+/// declarations, attribute order) whoever wrote it, and the slots are spelled as the
+/// profile spells them.
+fn rewrite_profile(
+    doc: &Document<'_>,
+    located: &Located,
+    keys: &domain::Keys,
+    profile: &Profile,
+) -> Vec<Patch> {
+    let id = located.element;
     let e = doc.el(id);
     let Layout {
         indent,
         unit,
         newline,
     } = layout(doc, id);
+    let spelling = Spelling::of(doc, located, keys);
     let recorded = e.attrs.iter().find(|a| a.name == "recorded");
-    // The element's own quote style, so a profile libvirt re-quoted stays as it is.
-    let quote = match recorded.map(|a| doc.text.as_bytes()[a.value_range.start - 1]) {
-        Some(b'\'') => '\'',
-        Some(b'"') => '"',
-        _ => doc.quote(),
-    };
-    match recorded {
-        Some(attr) if !e.self_closing && !profile.slots.is_empty() => vec![
-            Patch::replace(attr.value_range.clone(), profile.recorded.as_str()),
-            Patch::replace(
-                e.start_tag_end..e.content_end,
-                render_slots(&profile.slots, &indent, &unit, newline, quote),
-            ),
-        ],
-        _ => vec![Patch::replace(
+    let Some(recorded) = recorded.filter(|_| e.self_closing == profile.slots.is_empty()) else {
+        return vec![Patch::replace(
             e.start..e.end,
-            render(profile, &indent, &unit, newline, quote),
-        )],
+            render(profile, &indent, &unit, newline, &spelling),
+        )];
+    };
+    let mut patches = vec![Patch::replace(
+        recorded.value_range.clone(),
+        profile.recorded.as_str(),
+    )];
+    let text = e.attrs.iter().find(|a| a.name == "text");
+    match (text, spelling.text_attribute(&profile.slots)) {
+        (None, Some(wanted)) => patches.push(Patch::insert(
+            recorded.value_range.end + 1,
+            spelling.attr("text", &wanted),
+        )),
+        (Some(a), Some(wanted)) if a.value != wanted => {
+            patches.push(Patch::replace(a.value_range.clone(), wanted));
+        }
+        (Some(a), None) => {
+            // With the blanks before it, so the start tag is as it was without it.
+            let from = doc.text[..a.start]
+                .trim_end_matches([' ', '\t', '\r', '\n'])
+                .len();
+            patches.push(Patch::remove(from..a.value_range.end + 1));
+        }
+        _ => {}
     }
+    if !e.self_closing {
+        patches.push(Patch::replace(
+            e.start_tag_end..e.content_end,
+            render_slots(&profile.slots, &indent, &unit, newline, &spelling),
+        ));
+    }
+    patches
 }
 
 /// How a profile's lines are laid out: the indentation of its end tag, the unit its slots
@@ -1015,7 +1322,8 @@ fn place_profile(
 ) -> Patch {
     let unit = doc.indent_unit();
     let nl = doc.newline();
-    let quote = doc.quote();
+    // A prefix the document binds to the namespace where the profile goes is reused.
+    let spelling = Spelling::new_at(doc, doc.child(0, "metadata").unwrap_or(0));
     let mut profile = Profile {
         recorded,
         restores_original,
@@ -1033,7 +1341,7 @@ fn place_profile(
             let open = raw.strip_suffix("/>").unwrap_or(raw);
             let text = format!(
                 "{open}>{nl}{inner}{}{nl}{indent}</metadata>",
-                render(&profile, &inner, &unit, nl, quote)
+                render(&profile, &inner, &unit, nl, &spelling)
             );
             Patch::replace(doc.el(m).start..doc.el(m).end, text)
         }
@@ -1047,12 +1355,12 @@ fn place_profile(
             // Indented as its line is, as later swaps re-render it.
             let at = doc.el(m).start_tag_end;
             let indent = doc.indent_at(doc.el(m).start);
-            Patch::insert(at, render(&profile, indent, &unit, nl, quote))
+            Patch::insert(at, render(&profile, indent, &unit, nl, &spelling))
         }
         Some(m) => {
             let last = doc.el(m).children.last().copied();
             edit::insert_rendered(doc, m, last, &|indent| {
-                format!("{indent}{}", render(&profile, indent, &unit, nl, quote))
+                format!("{indent}{}", render(&profile, indent, &unit, nl, &spelling))
             })
         }
         None => {
@@ -1062,7 +1370,7 @@ fn place_profile(
                 let inner = format!("{indent}{unit}");
                 format!(
                     "{indent}<metadata>{nl}{inner}{}{nl}{indent}</metadata>",
-                    render(&profile, &inner, &unit, nl, quote)
+                    render(&profile, &inner, &unit, nl, &spelling)
                 )
             })
         }
@@ -1256,7 +1564,13 @@ mod tests {
         };
         let text = format!(
             "<domain><metadata>{}</metadata></domain>",
-            render(&p, "", "  ", "\n", '"')
+            render(
+                &p,
+                "",
+                "  ",
+                "\n",
+                &Spelling::new_at(&Document::parse("t", "<d/>").unwrap(), 0)
+            )
         );
         let doc = Document::parse("t", &text).unwrap();
         assert_eq!(find(&doc).unwrap().unwrap().profile, p);

@@ -30,7 +30,10 @@ pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --disk /var/lib/v
 /// records the other phase's boot profile in <metadata>, and is in the phase its profile
 /// does not hold. A document without a profile is an install config only when it shows
 /// virt-install's install phase, <on_reboot>destroy</on_reboot>; any other document is a
-/// final config already.
+/// final config already. The profile is found by its namespace name,
+/// https://domkit.dev/xmlns/profile/1, however it is spelled (any prefix, a default
+/// namespace, declared on an ancestor, CDATA or escaped text), as other XML tools and
+/// libvirt write it back; domxml-rewrite writes it back in that spelling.
 ///
 /// --to install / --to final switch to that phase (doing nothing when already there) and
 /// --swap toggles. Without a recorded profile, --to final derives the final config of an

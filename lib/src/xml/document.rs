@@ -175,6 +175,71 @@ impl<'a> Document<'a> {
             .map(|a| a.value.as_ref())
     }
 
+    /// The local part of element `id`'s name (`slot` for `ns0:slot`).
+    pub fn local_name(&self, id: Id) -> &'a str {
+        lexical::split_qname(self.elements[id].name).1
+    }
+
+    /// The namespace name element `id` is in (Namespaces in XML 1.0: its prefix, or the
+    /// default namespace for an unprefixed name, as bound where it stands); `None` for none.
+    /// Elements are identified by this, never by the prefix that happens to be written.
+    pub fn namespace_of(&self, id: Id) -> Option<&str> {
+        self.resolve_prefix(id, lexical::split_qname(self.elements[id].name).0)
+    }
+
+    /// The namespace `prefix` (`""`: the default namespace) is bound to at element `id`,
+    /// by its own declarations or its ancestors'.
+    pub fn resolve_prefix(&self, id: Id, prefix: &str) -> Option<&str> {
+        if prefix == "xml" {
+            return Some(lexical::XML_NAMESPACE);
+        }
+        let mut at = Some(id);
+        while let Some(e) = at {
+            let declared = self.elements[e]
+                .attrs
+                .iter()
+                .find(|a| lexical::declared_prefix(a.name) == Some(prefix));
+            if let Some(a) = declared {
+                return Some(a.value.as_ref()).filter(|ns| !ns.is_empty());
+            }
+            at = self.elements[e].parent;
+        }
+        None
+    }
+
+    /// A prefix (`""`: the default namespace) that names `namespace` at element `id`: the
+    /// nearest declaration of it that no closer one overrides.
+    pub fn prefix_for(&self, id: Id, namespace: &str) -> Option<&'a str> {
+        let mut at = Some(id);
+        while let Some(e) = at {
+            for a in &self.elements[e].attrs {
+                if let Some(prefix) = lexical::declared_prefix(a.name) {
+                    if a.value == namespace && self.resolve_prefix(id, prefix) == Some(namespace) {
+                        return Some(prefix);
+                    }
+                }
+            }
+            at = self.elements[e].parent;
+        }
+        None
+    }
+
+    /// Every prefix (`""`: the default namespace) that some element binds to `namespace`:
+    /// only an element spelled with one of them can be in it (a quick filter before
+    /// looking element by element; empty when nothing declares it).
+    pub fn prefixes_bound_to(&self, namespace: &str) -> Vec<&'a str> {
+        let mut prefixes = Vec::new();
+        for e in &self.elements {
+            for a in &e.attrs {
+                match lexical::declared_prefix(a.name) {
+                    Some(p) if a.value == namespace && !prefixes.contains(&p) => prefixes.push(p),
+                    _ => {}
+                }
+            }
+        }
+        prefixes
+    }
+
     /// The exact source text of element `id`, tags included.
     pub fn raw(&self, id: Id) -> &'a str {
         let e = &self.elements[id];
@@ -518,7 +583,7 @@ impl<'a> Parser<'a> {
             .open(
                 attrs
                     .iter()
-                    .filter(|a| a.name == "xmlns" || a.name.starts_with("xmlns:"))
+                    .filter(|a| lexical::declared_prefix(a.name).is_some())
                     .map(|a| (a.name, a.value.clone())),
             )
             .map_err(|m| self.err(before, format!("<{name}>: {m}")))?;
@@ -840,6 +905,36 @@ mod tests {
         assert_eq!(&text[d.own_lines(b).unwrap()], "  <b/>\n");
         assert!(d.own_lines(d.child(0, "c").unwrap()).is_none());
         assert_eq!(d.indent_unit(), "  ");
+    }
+
+    #[test]
+    fn elements_are_in_the_namespace_their_prefix_is_bound_to_where_they_stand() {
+        let d = Document::parse(
+            "t",
+            "<a xmlns:p='urn:1'><m xmlns='urn:1'><p:b/><c/><q:d xmlns:q='urn:1'/></m><p:e xmlns:p='urn:2'/><f xmlns=''/></a>",
+        )
+        .unwrap();
+        let ns: Vec<Option<&str>> = (0..d.elements.len()).map(|i| d.namespace_of(i)).collect();
+        // a, m, p:b, c, q:d, p:e (p rebound), f (default namespace undeclared)
+        assert_eq!(
+            ns,
+            [
+                None,
+                Some("urn:1"),
+                Some("urn:1"),
+                Some("urn:1"),
+                Some("urn:1"),
+                Some("urn:2"),
+                None
+            ]
+        );
+        assert_eq!(d.local_name(2), "b");
+        assert_eq!(d.prefix_for(2, "urn:1"), Some(""));
+        assert_eq!(d.prefix_for(0, "urn:1"), Some("p"));
+        // Inside <p:e>, p names urn:2: urn:1 is not spelled p there.
+        assert_eq!(d.prefix_for(5, "urn:1"), None);
+        assert_eq!(d.prefixes_bound_to("urn:1"), ["p", "", "q"]);
+        assert!(d.prefixes_bound_to("urn:3").is_empty());
     }
 
     #[test]

@@ -90,6 +90,15 @@ pub fn split_qname(name: &str) -> (&str, &str) {
     name.split_once(':').unwrap_or(("", name))
 }
 
+/// The prefix an attribute named `name` declares: `Some("")` for `xmlns`, `Some("p")` for
+/// `xmlns:p`, `None` for an ordinary attribute.
+pub fn declared_prefix(name: &str) -> Option<&str> {
+    match name.strip_prefix("xmlns")? {
+        "" => Some(""),
+        rest => rest.strip_prefix(':'),
+    }
+}
+
 /// The character a reference stands for: one of the five predefined entities or a
 /// character reference to a character XML allows.
 ///
@@ -172,10 +181,8 @@ impl<'a> Scopes<'a> {
     ) -> std::result::Result<(), String> {
         let mut made = Vec::new();
         for (name, uri) in declarations {
-            let prefix = match name.strip_prefix("xmlns") {
-                Some("") => "",
-                Some(p) => p.strip_prefix(':').unwrap_or(p),
-                None => continue,
+            let Some(prefix) = declared_prefix(name) else {
+                continue;
             };
             if prefix == "xmlns" {
                 return Err("the prefix 'xmlns' cannot be declared".into());
