@@ -152,7 +152,8 @@ const LOG_TAIL: usize = 30;
 
 /// What a failed test leaves to read in its kept lab folder `dir`: the path, the end of
 /// every guest's QEMU log (cache/libvirt/qemu/log/NAME.log: QEMU's command line and why
-/// it exited) and of the daemon's log.
+/// it exited), of the daemon's log, and the kernel's last words on QEMU processes (a
+/// QEMU that dies of a signal, a segfault or its seccomp sandbox, writes nothing itself).
 fn post_mortem(dir: &Path) -> String {
     let mut logs: Vec<PathBuf> = std::fs::read_dir(dir.join("cache/libvirt/qemu/log"))
         .map(|d| {
@@ -174,6 +175,19 @@ fn post_mortem(dir: &Path) -> String {
             out += line;
             out.push('\n');
         }
+    }
+    match Command::new("dmesg").output() {
+        Ok(dmesg) if dmesg.status.success() => {
+            let text = String::from_utf8_lossy(&dmesg.stdout);
+            let qemu: Vec<&str> = text.lines().filter(|l| l.contains("qemu")).collect();
+            let tail = &qemu[qemu.len().saturating_sub(LOG_TAIL)..];
+            out += &format!("--- last {} kernel messages naming qemu\n", tail.len());
+            for line in tail {
+                out += line;
+                out.push('\n');
+            }
+        }
+        _ => out += "--- kernel messages: dmesg not readable here\n",
     }
     out
 }
@@ -1667,7 +1681,8 @@ fn a_failed_lab_test_keeps_its_folder_and_shows_the_qemu_log() {
     assert!(
         text.contains("nokernel.log")
             && text.contains("-kernel ")
-            && text.contains("shutting down, reason=failed"),
+            && text.contains("shutting down, reason=failed")
+            && text.contains("kernel messages"),
         "{text}"
     );
     lab_script("stop", &dir);

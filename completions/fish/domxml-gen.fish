@@ -35,7 +35,7 @@ complete -c domxml-gen -l install-disk -d 'Extra install-only media, e.g. an una
 complete -c domxml-gen -l extra-args -d 'Arguments appended to the install kernel\'s command line (virt-install\'s --extra-args): after --cmdline, or after the boot menu\'s arguments that `dom-media extract` puts in a spec, so they need not be typed again (auto=true priority=critical, inst.ks=file:/ks.cfg). Needs --kernel' -r
 complete -c domxml-gen -l secure-boot -d 'UEFI secure boot, enforcing, with Microsoft\'s keys enrolled (implies --firmware uefi, a q35 machine and SMM) [default: where the OS requires it (win11)]'
 complete -c domxml-gen -l no-secure-boot -d 'No secure boot, not even where the OS requires it'
-complete -c domxml-gen -l paravirt -d 'Xen paravirtualized guest (<os><type>xen</type>); boots --kernel to install and --bootloader afterwards'
+complete -c domxml-gen -l paravirt -d 'Xen paravirtualized guest (<os><type>xen</type>); boots --kernel to install and --bootloader afterwards (without one, libvirt boots pygrub: its default for a PV guest that names neither a kernel nor a bootloader)'
 complete -c domxml-gen -l console -d 'Add a pty console (on the first serial port when there is one)'
 complete -c domxml-gen -l tpm -d 'An emulated TPM 2.0 (swtpm) [default: where the OS requires one (win11), and with -c for a UEFI guest on a host with the TPM emulator, as virt-install does]'
 complete -c domxml-gen -l no-tpm -d 'No TPM, not even a default one'

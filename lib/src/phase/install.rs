@@ -268,7 +268,8 @@ impl Plan<'_, '_> {
         }
     }
 
-    /// `--pxe`: the first interface.
+    /// `--pxe`: the first interface (without one, `<boot dev='network'>` has nothing to
+    /// boot from: the firmware's PXE ROM belongs to a NIC).
     fn network_interface(&self) -> Result<BootDevice> {
         let doc = self.doc;
         domain::devices(doc)
@@ -368,6 +369,8 @@ impl Plan<'_, '_> {
     fn boot_first(&mut self, device: BootDevice) -> Result<()> {
         let doc = self.doc;
         let has_list = domain::os(doc).is_some_and(|os| doc.child(os, "boot").is_some());
+        // libvirt's parser refuses the mix at define time ("per-device boot elements
+        // cannot be used together with os/boot elements", src/conf/domain_conf.c).
         if has_list && domain::uses_boot_order(doc) {
             return Err(Error::Edit(format!(
                 "{}: the domain has both <os><boot dev> and per-device <boot order>, which libvirt refuses; keep one of them",
@@ -435,6 +438,8 @@ impl Plan<'_, '_> {
                 self.patches.push(edit::remove(doc, boot));
             } else {
                 let order = boot_order(doc, boot)?;
+                // libvirt reads a boot order as an unsigned int: one past its largest
+                // value is a config it refuses.
                 let bumped = order.checked_add(1).ok_or_else(|| {
                     Error::Edit(format!("{}: boot order {order} is too large", doc.source))
                 })?;

@@ -126,7 +126,8 @@ pub struct Args {
     #[arg(long, value_name = "FEATURE[,FEATURE...]", help_heading = "Machine")]
     pub features: Option<String>,
     /// Xen paravirtualized guest (<os><type>xen</type>); boots --kernel to install and
-    /// --bootloader afterwards.
+    /// --bootloader afterwards (without one, libvirt boots pygrub: its default for a PV
+    /// guest that names neither a kernel nor a bootloader).
     #[arg(long, help_heading = "Machine")]
     pub paravirt: bool,
 
