@@ -570,6 +570,14 @@ fn a_slot_whose_element_is_gone_is_refused_not_dropped() {
             install.replacen("  <on_reboot>destroy</on_reboot>\n", "", 1),
             "slot 'on_reboot' is for an element of this config, which is not there: <domain> has no <on_reboot>",
         ),
+        (
+            install.replacen(
+                "key='on_reboot' absent='yes'/>",
+                "key='on_reboot' absent='yes'/><domkit:slot key='devices/interface#2' absent='yes'/>",
+                1,
+            ),
+            "slot 'devices/interface#2' is for an element of this config, which is not there: each <interface> in <devices> is named by its MAC address",
+        ),
     ];
     for (damaged, why) in cases {
         assert_ne!(damaged, install);

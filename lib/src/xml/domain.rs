@@ -329,13 +329,15 @@ pub fn why_no_element(doc: &Document<'_>, key: &str) -> String {
         _ => "type",
     };
     let Some(natural) = natural else {
-        let unkeyed = doc
-            .children_named(parent, name)
-            .filter(|&c| natural_key(doc, c).is_none())
+        // Those named by their place among the same-named siblings (`serial`, `serial#2`).
+        let by_place = child_keys(doc, parent)
+            .into_iter()
+            .filter(|(k, c)| doc.el(*c).name == name && !k.ends_with(']'))
             .count();
-        return match unkeyed {
-            0 => format!("<{parent_name}> has no <{name}>"),
-            n => format!("<{parent_name}> has {n} <{name}> without a key of its own, not {nth}"),
+        return match (by_place, doc.children_named(parent, name).count()) {
+            (0, 0) => format!("<{parent_name}> has no <{name}>"),
+            (0, _) => format!("each <{name}> in <{parent_name}> is named by its {field}"),
+            (n, _) => format!("<{parent_name}> has {n} <{name}> named by their place, not {nth}"),
         };
     };
     let named = |id: Id| {
