@@ -1885,6 +1885,20 @@ fn make_j_installs_on_two_hosts_and_one_waiter_reads_both() {
             ("remote".into(), remote.plain_uri.clone(), "shutdown".into()),
         ]
     );
+    // The same records with the URI that names the key files: refused without -c, in one
+    // line, before any connection (a record may not choose local files).
+    let mut refused = Command::new(bin("dom-wait-shutdown"));
+    refused.env_remove("LIBVIRT_DEFAULT_URI");
+    let with_files = records.replace(&remote.plain_uri, &remote.uri);
+    let refused = finish(spawn_with_stdin(refused, &with_files));
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert_eq!(refused.stderr.lines().count(), 1, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("parameter 'keyfile' names a local file"),
+        "{refused:?}"
+    );
     for serial in [lab.serial("local"), remote.serial("remote")] {
         assert_eq!(
             serial.matches("DOMKIT-INSTALLER: started").count(),
