@@ -1529,7 +1529,7 @@ fn domxml_gen_c_refuses_uefi_without_firmware() {
 // --- The remote host (issue 14) --------------------------------------------------------
 
 /// `tests/lab/remote.sh`'s remote host: a private libvirtd run as the user domkit-remote,
-/// reached only over ssh (libvirt's libssh transport) through a private sshd on
+/// reached only over ssh (libvirt's libssh2 transport) through a private sshd on
 /// 127.0.0.1. The client's own files live in `client/` (root only, the daemon cannot read
 /// them); what the daemon uses lives in `d/img/`, its own. Stopped and removed on drop.
 struct Remote {
@@ -1715,6 +1715,32 @@ fn the_flow_runs_on_an_ssh_host_across_daemon_restarts() {
     remote.place_media(&guest);
     let c = ["-c", remote.uri.as_str()];
     let resume = [&c[..], &["--resume"]].concat();
+
+    // A host whose key is not the one known is refused: the host key is verified.
+    let wrong = remote.client("wrong_known_hosts");
+    let port = remote
+        .uri
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let other_key = std::fs::read_to_string(remote.client(".ssh/id_ed25519.pub")).unwrap();
+    let other_key: Vec<&str> = other_key.split(' ').take(2).collect();
+    std::fs::write(
+        &wrong,
+        format!("[127.0.0.1]:{port} {}\n", other_key.join(" ")),
+    )
+    .unwrap();
+    let (base, _) = remote.uri.split_once("&known_hosts=").unwrap();
+    let impostor = format!("{base}&known_hosts={}", wrong.display());
+    let refused = tool("dom-define", &["-c", &impostor], "<domain/>");
+    assert_eq!(refused.code, 7, "{refused:?}");
+    assert!(
+        refused.stderr.contains("HOST KEY VERIFICATION FAILED"),
+        "{refused:?}"
+    );
 
     // The client's own copy of the ISO is not the host's: refused at start, in one line.
     let mine = remote.client("install.iso");

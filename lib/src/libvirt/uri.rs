@@ -225,7 +225,7 @@ mod tests {
             "xen+ssh://host/",
             // tests/lab/remote.sh's plain-uri: key and known_hosts from HOME and
             // XDG_CONFIG_HOME, the daemon's socket through nc on the remote side.
-            "qemu+libssh://domkit-remote@127.0.0.1:40022/session?proxy=netcat\
+            "qemu+libssh2://domkit-remote@127.0.0.1:40022/session?proxy=netcat\
              &socket=/var/tmp/dk-1-0/r/d/run/libvirt/libvirt-sock&sshauth=privkey",
             "qemu+libssh2://u@h/system?sshauth=agent,privkey",
             lab.as_str(),
