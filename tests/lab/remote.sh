@@ -100,13 +100,15 @@ ensure_user() {
   if getent group kvm >/dev/null; then
     groups=(--groups kvm)
   fi
+  # Tests start labs in parallel: another start may create the user at the same moment.
   if ! id -u "$REMOTE_USER" >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir / --shell /bin/sh \
-      --user-group "${groups[@]}" "$REMOTE_USER" >/dev/null
+      --user-group "${groups[@]}" "$REMOTE_USER" >/dev/null 2>&1 ||
+      id -u "$REMOTE_USER" >/dev/null || die "cannot create user $REMOTE_USER"
   fi
   # Ours alone: a shell for sshd's sessions, and no password rather than a locked one.
   [ "$(getent passwd "$REMOTE_USER" | cut -d: -f7)" = /bin/sh ] || usermod -s /bin/sh "$REMOTE_USER"
-  usermod -p '*' "$REMOTE_USER"
+  [ "$(getent shadow "$REMOTE_USER" | cut -d: -f2)" = '*' ] || usermod -p '*' "$REMOTE_USER"
 }
 
 port_of() { tr -dc '0-9' < "$1/ssh/port"; }
