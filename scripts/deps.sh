@@ -23,6 +23,9 @@ packages=(
   # the XML tools whose re-serialised documents tests/namespaces.rs swaps (ElementTree is
   # python3's own; virt-xml is virtinst's, xmllint libxml2-utils')
   python3-lxml
+  # the lab's remote host: a private sshd in front of a second private libvirtd
+  # (tests/lab/remote.sh); libvirt's ssh transports run nc on the remote side
+  openssh-server netcat-openbsd
 )
 
 missing=()
@@ -50,4 +53,25 @@ for p in "${missing[@]}"; do
 done
 pinned+=("qemu-system-x86=$qemu_version" "qemu-system-common=$qemu_version" \
   "qemu-system-data" "qemu-utils=$qemu_version" "qemu-block-extra=$qemu_version")
-apt-get install -y -qq --no-install-recommends --allow-downgrades "${pinned[@]}" >/dev/null
+# openssh-server is for the lab's private sshd only: its system service must not start
+# (or stay enabled) on install. invoke-rc.d asks policy-rc.d; 101 means "do not start".
+policy=/usr/sbin/policy-rc.d
+own_policy=no
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# domkit scripts/deps.sh: no service starts during this install\nexit 101\n' > "$policy"
+  chmod 0755 "$policy"
+  own_policy=yes
+  trap 'rm -f "$policy"' EXIT
+fi
+apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends --allow-downgrades \
+  "${pinned[@]}" >/dev/null
+if [ "$own_policy" = yes ]; then
+  rm -f "$policy"
+  trap - EXIT
+fi
+case " ${missing[*]} " in
+  *" openssh-server "*)
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+    fi ;;
+esac

@@ -62,12 +62,22 @@ where
     A: FromArgMatches,
     F: FnOnce(A, &mut dyn Write) -> Result<()>,
 {
+    std::process::exit(outcome(name, matches, run))
+}
+
+/// What `run_parsed` does short of exiting: runs the tool, prints any error, and returns
+/// the exit status, stdout flushed.
+pub fn outcome<A, F>(name: &'static str, matches: &clap::ArgMatches, run: F) -> i32
+where
+    A: FromArgMatches,
+    F: FnOnce(A, &mut dyn Write) -> Result<()>,
+{
     let args = A::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
     let stdout = io::stdout();
     let mut out = ClosedPipeIsQuiet::new(io::BufWriter::new(stdout.lock()));
     let result =
         run(args, &mut out).and_then(|()| out.flush().map_err(|e| Error::io("<stdout>", e)));
-    let code = match result {
+    match result {
         Ok(()) => exit::OK,
         Err(Error::WouldChange) => {
             // `--check --print-diff` has printed the diff: it must reach stdout too.
@@ -78,8 +88,7 @@ where
             let _ = writeln!(io::stderr(), "{name}: {e}");
             e.exit_code()
         }
-    };
-    std::process::exit(code)
+    }
 }
 
 /// A writer whose reader may go away: once a write fails with a broken pipe, it and every

@@ -38,32 +38,27 @@
 # otherwise guests need type='qemu' (TCG). `domtype` tells which.
 # Only the daemon's own user may use the admin socket (virt-admin): run it through
 # setpriv --reuid domkit-lab as root. The libvirt socket itself accepts root too.
+#
+# Environment (for tests/lab/remote.sh, whose daemon stands for another host):
+#   DOMKIT_LAB_USER       the user the daemon runs as when started by root (domkit-lab)
+#   DOMKIT_LAB_DIR_MODE   DIR's mode after the chown (0755; 0700 keeps other users out)
 set -euo pipefail
 
-readonly LAB_USER=domkit-lab
+readonly LAB_USER=${DOMKIT_LAB_USER:-domkit-lab}
+readonly LAB_DIR_MODE=${DOMKIT_LAB_DIR_MODE:-0755}
 readonly START_DEADLINE=20   # seconds for the daemon socket to answer
 readonly STOP_DEADLINE=15    # seconds for the daemon / QEMU to exit after SIGTERM
 
 die() { printf 'libvirtd.sh: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=tests/lab/common.sh
+. "$(dirname "$0")/common.sh"
 
 usage() {
   printf 'usage: %s start|stop|restart|uri|domtype DIR\n' "$0" >&2
   exit 2
 }
 
-# now_ms: monotonic-enough wall clock in milliseconds, for deadlines.
-now_ms() { date +%s%3N; }
-
 lab_uri() { printf 'qemu+unix:///session?socket=%s/run/libvirt/libvirt-sock' "$1"; }
-
-# running PID: the process exists and is not a zombie. (An exited daemon or QEMU is
-# reparented to PID 1; some container inits reap it only a second or so later.)
-running() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [ "${stat%% *}" != Z ]
-}
 
 # pid_alive PID NAME: PID runs and its command name is NAME (guards against pid reuse).
 pid_alive() {
@@ -92,21 +87,6 @@ lab_qemu_pids() {
     case "$cmd" in
       *qemu-system*"$dir/"*) printf '%s\n' "${p#/proc/}" ;;
     esac
-  done
-}
-
-# wait_gone DEADLINE_S PID...: poll until none of the pids exist. Returns 1 on timeout.
-wait_gone() {
-  local deadline=$(( $(now_ms) + $1 * 1000 )) p left
-  shift
-  while :; do
-    left=0
-    for p in "$@"; do
-      running "$p" && left=1
-    done
-    [ "$left" -eq 0 ] && return 0
-    [ "$(now_ms)" -ge "$deadline" ] && return 1
-    sleep 0.05   # poll interval, not synchronisation
   done
 }
 
@@ -152,7 +132,7 @@ cmd_start() {
 
 # launch DIR: starts the daemon (none runs) and waits until it answers; prints its URI.
 launch() {
-  local dir="$1" uri deadline
+  local dir="$1" uri
   uri=$(lab_uri "$dir")
   mkdir -p "$dir"
   write_config "$dir"
@@ -163,7 +143,7 @@ launch() {
   if [ "$(id -u)" -eq 0 ]; then
     ensure_user
     chown -R "$LAB_USER:$LAB_USER" "$dir"
-    chmod 0755 "$dir"
+    chmod "$LAB_DIR_MODE" "$dir"
     # The lab user must be able to reach DIR through every parent directory.
     if ! setpriv --reuid "$LAB_USER" --regid "$LAB_USER" --init-groups \
         test -w "$dir/run" -a -x "$dir" 2>/dev/null; then
@@ -187,14 +167,9 @@ launch() {
     die "libvirtd failed to start; see $dir/libvirtd.log"
   fi
 
-  deadline=$(( $(now_ms) + START_DEADLINE * 1000 ))
-  until answers "$dir"; do
-    if [ "$(now_ms)" -ge "$deadline" ]; then
-      cmd_stop "$dir"
-      die "libvirtd did not answer on $uri within ${START_DEADLINE}s; see $dir/libvirtd.log"
-    fi
-    sleep 0.1   # poll interval
-  done
+  await_or_stop "$START_DEADLINE" "$dir" \
+    "libvirtd did not answer on $uri within ${START_DEADLINE}s; see $dir/libvirtd.log" \
+    answers "$dir"
   daemon_pid "$dir" >/dev/null || die "libvirtd answers but $dir/libvirtd.pid is stale"
   printf '%s\n' "$uri"
 }
@@ -268,21 +243,7 @@ cmd_domtype() {
   fi
 }
 
-[ "$#" -eq 2 ] || usage
-action="$1"
-[ -n "$2" ] || usage
-if [ "$action" = start ]; then
-  mkdir -p "$2"
-fi
-if [ -d "$2" ]; then
-  dir=$(cd "$2" && pwd -P)
-else
-  # stop/uri/domtype of a lab that never existed
-  case "$action" in
-    stop) exit 0 ;;
-    *) die "no lab in $2" ;;
-  esac
-fi
+lab_args "$@"
 
 case "$action" in
   start) cmd_start "$dir" ;;

@@ -11,6 +11,7 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::cli;
 use crate::complete;
 use crate::error::{Result, exit};
+use crate::libvirt::connect;
 
 /// What `--version` prints after the tool's name: domkit's version and the libvirt library
 /// in use, as `virsh version` reports it. virGetVersion reads the library loaded into this
@@ -51,9 +52,9 @@ where
     let matches = complete::with_flag(command).get_matches();
     if let Some(uri) = complete::asked(&matches) {
         complete::print_domain_names(uri);
-        std::process::exit(exit::OK);
+        connect::exit(exit::OK);
     }
-    cli::run_parsed(name, &matches, |args, out| {
+    connect::exit(cli::outcome(name, &matches, |args, out| {
         run(args, Box::new(std::io::stdin()), out)
-    })
+    }))
 }

@@ -51,6 +51,14 @@ pub fn init() -> Result<()> {
         .map_err(|m| Error::Libvirt(format!("cannot start libvirt's event loop: {m}")))
 }
 
+/// Ends a libvirt tool with `code`: stdout flushed, then `_exit`, so that no C library's
+/// destructor runs while libvirt's event-loop thread still works (libssh's crashes it;
+/// see `events::exit_at_once`).
+pub fn exit(code: i32) -> ! {
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    crate::libvirt::events::exit_at_once(code)
+}
+
 /// An open connection and how to name it: in messages (no userinfo at all) and in records
 /// (no password, so the next tool of a pipeline can reconnect as the same user).
 #[derive(Debug)]

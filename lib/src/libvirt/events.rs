@@ -1,6 +1,8 @@
 //! Domain lifecycle events and connection-close notices delivered over a std channel, plus
 //! an error-checked `virDomainGetState`: the only module of domkit that calls libvirt's C API
 //! directly, because virt 0.5 wraps none of these safely (its `Domain::state()` drops errors).
+//! Also the exit that skips C library destructors (`exit_at_once`): the one other `unsafe`
+//! call, kept here so that all of them live in one module.
 //!
 //! # Lost events
 //! libvirt 9.0 (and its master as of this writing) can strand events in a connection's
@@ -449,6 +451,23 @@ pub fn domain_state(dom: &Domain) -> Result<(i32, i32), virt::error::Error> {
         return Err(virt::error::Error::last_error());
     }
     Ok((state, reason))
+}
+
+/// Ends the process with `code` at once, as `_exit` does: no atexit handlers, no C library
+/// destructors. For a process that opened a connection over libvirt's libssh transport:
+/// `exit` runs libssh's destructor (`ssh_finalize`), which frees libssh's global state
+/// while libvirt's event-loop thread may still be polling or freeing a session (libvirt
+/// frees a closed connection's socket later, on that thread); the thread then crashes in
+/// libc (SIGSEGV in `libvirt-events`, seen twice in about 130 `domxml-gen -c
+/// qemu+libssh://...` runs under load). The caller has flushed stdout; stderr is not
+/// buffered.
+pub fn exit_at_once(code: i32) -> ! {
+    unsafe extern "C" {
+        fn _exit(status: c_int) -> !;
+    }
+    // SAFETY: _exit takes any status and has no preconditions; it ends every thread of the
+    // process at once, so no Rust code runs after it with state half torn down.
+    unsafe { _exit(code) }
 }
 
 #[cfg(test)]

@@ -12,14 +12,21 @@
 //!   named host, as `-c qemu+ssh://...` does: the multi-host pipelines need it, and the
 //!   host and user are checked so that neither can be read as an ssh option.
 //! - Paths: `/system` or `/session` (and `/` for a remote host's default).
-//! - Parameters: `mode` and `proxy` with their documented values, `no_tty`, and `socket`:
-//!   for `unix` an absolute path to a Unix socket that exists (a local libvirt daemon's
-//!   socket is a connection, like a host name; it is never read as a file, and naming it
-//!   keeps libvirt from starting a session daemon of its own); for the ssh transports an
-//!   absolute path passed to the remote side. Everything else is refused: `command`,
-//!   `netcat` (programs), `keyfile`, `known_hosts`, `pkipath` (local files), `no_verify`
-//!   and `known_hosts_verify` (weaker host checks), `name` (passed through to the
-//!   driver), and any unknown name (libvirt passes those through too).
+//! - Parameters: `mode` and `proxy` with their documented values, `no_tty`, `sshauth`
+//!   (libssh/libssh2: a list of libvirt's method names), and `socket`: for `unix` an
+//!   absolute path to a Unix socket that exists (a local libvirt daemon's socket is a
+//!   connection, like a host name; it is never read as a file, and naming it keeps libvirt
+//!   from starting a session daemon of its own); for the ssh transports an absolute path
+//!   passed to the remote side. libvirt puts that path into the remote shell command
+//!   (`nc -U SOCKET`) without quoting it, so it may hold only path characters that no
+//!   shell reads as syntax. Everything else is refused: `command`, `netcat` (programs),
+//!   `keyfile`, `known_hosts`, `pkipath` (local files: a record could make libvirt sign
+//!   with a private key at a path it chooses for a host it chooses, or have libssh append
+//!   to a known_hosts file it names), `no_verify` and `known_hosts_verify` (weaker host
+//!   checks), `name` (passed through to the driver), and any unknown name (libvirt passes
+//!   those through too). Keys and known hosts for a record's ssh URI come from where the
+//!   user keeps them: `~/.ssh` (both transports; the `ssh` binary also reads
+//!   `~/.ssh/config`), and for libssh/libssh2 `$XDG_CONFIG_HOME/libvirt/known_hosts`.
 //! - No `%` escapes, no `#`, and `;` is a separator as libvirt treats it: a name cannot
 //!   hide behind an encoding.
 
@@ -31,6 +38,10 @@ const DRIVERS: &[&str] = &["qemu", "lxc", "xen", "libxl", "bhyve", "ch", "vz", "
 const TRANSPORTS: &[&str] = &["unix", "tls", "tcp", "ssh", "libssh", "libssh2"];
 /// Transports over ssh.
 const SSH: &[&str] = &["ssh", "libssh", "libssh2"];
+/// Transports whose ssh client libvirt runs in-process, and which take `sshauth`.
+const SSH_LIBRARIES: &[&str] = &["libssh", "libssh2"];
+/// libvirt's names of the libssh/libssh2 authentication methods (`sshauth=a,b`).
+const SSH_AUTH_METHODS: &[&str] = &["agent", "privkey", "password", "keyboard-interactive"];
 
 /// Checks a URI taken from a record; `Err` says in one phrase why it is refused.
 ///
@@ -152,6 +163,12 @@ fn check_param(param: &str, transport: Option<&str>) -> Result<(), String> {
         "mode" if matches!(value, "auto" | "direct" | "legacy") => Ok(()),
         "proxy" if ssh && matches!(value, "auto" | "native" | "netcat") => Ok(()),
         "no_tty" if ssh && matches!(value, "0" | "1") => Ok(()),
+        "sshauth"
+            if transport.is_some_and(|t| SSH_LIBRARIES.contains(&t))
+                && value.split(',').all(|m| SSH_AUTH_METHODS.contains(&m)) =>
+        {
+            Ok(())
+        }
         "socket" => check_socket(value, transport, ssh),
         "command" | "netcat" => refused("runs a program"),
         "keyfile" | "known_hosts" | "pkipath" => refused("names a local file"),
@@ -206,6 +223,11 @@ mod tests {
             "qemu://host/system",
             "qemu+tcp://[fe80::1]:16509/system",
             "xen+ssh://host/",
+            // tests/lab/remote.sh's plain-uri: key and known_hosts from HOME and
+            // XDG_CONFIG_HOME, the daemon's socket through nc on the remote side.
+            "qemu+libssh2://domkit-remote@127.0.0.1:40022/session?proxy=netcat\
+             &socket=/var/tmp/dk-1-0/r/d/run/libvirt/libvirt-sock&sshauth=privkey",
+            "qemu+libssh2://u@h/system?sshauth=agent,privkey",
             lab.as_str(),
         ] {
             assert_eq!(check_record_uri(uri), Ok(()), "{uri}");
@@ -248,6 +270,23 @@ mod tests {
             ("QEMU+EXT:///system?command=/tmp/prog", "driver 'QEMU'"),
             ("hail", "driver[+transport]"),
             ("qemu+ssh:///system", "needs a host"),
+            // tests/lab/remote.sh's uri: -c only, or LIBVIRT_DEFAULT_URI.
+            (
+                "qemu+libssh://u@127.0.0.1:40022/session?proxy=netcat&sshauth=privkey\
+                 &keyfile=/var/tmp/r/client/.ssh/id_ed25519",
+                "'keyfile' names a local file",
+            ),
+            ("qemu+libssh://h/system?known_hosts_verify=auto", "weakens"),
+            ("qemu+ssh://h/system?sshauth=privkey", "'sshauth'"),
+            ("qemu+libssh://h/system?sshauth=privkey,gssapi", "'sshauth'"),
+            (
+                "qemu+libssh://h/system?socket=/run/x|reboot",
+                "plain absolute",
+            ),
+            (
+                "qemu+libssh://h/system?socket=/run/$(reboot)",
+                "plain absolute",
+            ),
         ] {
             let err = check_record_uri(uri).unwrap_err();
             assert!(err.contains(why), "{uri}: {err}");
