@@ -47,7 +47,7 @@ fn tools() -> Vec<Tool> {
         }
     }
     use Positional::*;
-    use domkit::tools::{create, define, generate, media, rewrite, wait};
+    use domkit::tools::{create, define, generate, media, rewrite, vol, wait};
     vec![
         tool::<generate::Args>("domxml-gen", Files),
         tool::<rewrite::Args>("domxml-rewrite", Files),
@@ -55,6 +55,7 @@ fn tools() -> Vec<Tool> {
         tool::<create::Args>("dom-create", FilesAndDomains),
         tool::<wait::Args>("dom-wait-shutdown", Domains),
         tool::<media::Args>("dom-media", Files),
+        tool::<vol::Args>("dom-vol", Files),
     ]
 }
 

@@ -28,9 +28,7 @@ const BOOT_DEADLINE: &str = "300";
 /// The same for a run of several boots (an installer that reboots twice: four boots).
 const BOOTS_DEADLINE: &str = "1200";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::lab::repo;
 
 /// The guest files, built once into a cache shared by every test run: guest.sh's own
 /// default cache (its folder name has a hash of the script, so a changed script builds a
@@ -60,20 +58,13 @@ struct Lab {
 
 impl Lab {
     fn start() -> Lab {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        // Short: QEMU's monitor socket path under it must fit in 107 bytes.
-        let dir = PathBuf::from(format!(
-            "/var/tmp/dk-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::SeqCst)
-        ));
-        let uri = lab_script("start", &dir);
+        let (dir, uri) = common::lab::start("dk");
         let mut lab = Lab {
             dir,
             uri,
             domtype: String::new(),
         };
-        lab.domtype = lab_script("domtype", &lab.dir);
+        lab.domtype = common::lab::script("domtype", &lab.dir);
         lab
     }
 
@@ -118,7 +109,7 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        lab_script("stop", &self.dir);
+        common::lab::script("stop", &self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -128,21 +119,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
-fn lab_script(action: &str, dir: &Path) -> String {
-    let out = Command::new(repo().join("tests/lab/libvirtd.sh"))
-        .arg(action)
-        .arg(dir)
-        .output()
-        .expect("run tests/lab/libvirtd.sh");
-    assert!(
-        out.status.success(),
-        "libvirtd.sh {action} {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// How the lab guest is installed.
@@ -634,7 +610,7 @@ fn waiting_survives_a_libvirtd_restart() {
     // Stop the daemon under the waiter, then start it again (`start` finds no daemon and
     // also ends the lab's QEMU, so the guest is gone when the daemon comes back).
     stop_daemon_only(&lab);
-    lab_script("start", &lab.dir);
+    common::lab::script("start", &lab.dir);
 
     let second: Value = common::record::record(&lines.next().unwrap().unwrap());
     assert_eq!(
@@ -943,7 +919,7 @@ fn an_installer_that_gives_up_is_not_a_finished_install() {
 fn restart_daemon(lab: &Lab, running: Option<&str>) {
     let pid = || std::fs::read_to_string(lab.dir.join("libvirtd.pid")).unwrap_or_default();
     let before = pid();
-    lab_script("restart", &lab.dir);
+    common::lab::script("restart", &lab.dir);
     assert_ne!(pid().trim(), before.trim(), "libvirtd was not restarted");
     if let Some(name) = running {
         let dom = lab.conn().lookup(name).unwrap();
@@ -1108,7 +1084,7 @@ fn an_install_that_ends_while_libvirtd_is_down_is_installed() {
         assert!(Instant::now() < deadline, "the installer never finished");
         std::thread::sleep(Duration::from_millis(50)); // poll interval, not synchronisation
     }
-    lab_script("restart", &lab.dir);
+    common::lab::script("restart", &lab.dir);
     let waited = finish(waiter).ok().record();
     assert_eq!(
         (waited["state"].as_str(), waited["reason"].as_str()),

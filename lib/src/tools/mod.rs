@@ -6,4 +6,5 @@ pub mod define;
 pub mod generate;
 pub mod media;
 pub mod rewrite;
+pub mod vol;
 pub mod wait;

@@ -206,35 +206,6 @@ enum Seen {
     Vanished,
 }
 
-/// Clears the terminal progress line when dropped, so it is gone on every exit path.
-struct Progress {
-    on: bool,
-    drawn: bool,
-}
-
-impl Progress {
-    fn draw(&mut self, text: &str) {
-        if self.on {
-            let line: String = text.chars().take(99).collect();
-            cli::write_err(&format!("\r\x1b[K{line}"));
-            self.drawn = true;
-        }
-    }
-
-    fn clear(&mut self) {
-        if self.on && self.drawn {
-            cli::write_err("\r\x1b[K");
-            self.drawn = false;
-        }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.clear();
-    }
-}
-
 /// Looks at a domain: by UUID once known, else by what the user gave.
 fn look(conn: &Conn, watch: &mut Watch) -> Result<Seen> {
     let key = watch
@@ -323,10 +294,7 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
             abnormal: Vec::new(),
             stalled: Vec::new(),
         },
-        progress: Progress {
-            on: cli::stderr_is_terminal(),
-            drawn: false,
-        },
+        progress: cli::ProgressLine::new(cli::stderr_is_terminal()),
     };
     sup.first_look()?;
     sup.wait(rx, deadline)?;
@@ -404,7 +372,7 @@ struct Supervisor<'a, 'o> {
     sessions: Vec<Session>,
     watches: Vec<Watch>,
     out: Output<'o>,
-    progress: Progress,
+    progress: cli::ProgressLine,
 }
 
 impl Supervisor<'_, '_> {
@@ -555,7 +523,7 @@ impl Supervisor<'_, '_> {
             }
             self.draw_progress();
             let mut wake = next_poll;
-            if self.progress.on {
+            if self.progress.on() {
                 wake = wake.min(now + TICK);
             }
             if let Some(d) = deadline {
@@ -942,7 +910,7 @@ impl Supervisor<'_, '_> {
 
     /// The progress line: each pending domain with its phase, state, reboots and idle time.
     fn draw_progress(&mut self) {
-        if !self.progress.on {
+        if !self.progress.on() {
             return;
         }
         let pending: Vec<String> = self

@@ -1,0 +1,42 @@
+//! The lab daemon's script (`tests/lab/libvirtd.sh`), shared by the tests that start one.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `tests/lab/libvirtd.sh ACTION DIR` and returns what it printed, trimmed.
+pub fn script(action: &str, dir: &Path) -> String {
+    let out = Command::new(repo().join("tests/lab/libvirtd.sh"))
+        .arg(action)
+        .arg(dir)
+        .output()
+        .expect("run tests/lab/libvirtd.sh");
+    assert!(
+        out.status.success(),
+        "libvirtd.sh {action} {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Starts a lab daemon in a fresh folder `/var/tmp/PREFIX-PID-N`; returns the folder and
+/// the daemon's URI. The folder name is short: QEMU's monitor socket path under it must
+/// fit in 107 bytes.
+pub fn start(prefix: &str) -> (PathBuf, String) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(format!(
+        "/var/tmp/{prefix}-{}-{}",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::SeqCst)
+    ));
+    let uri = script("start", &dir);
+    (dir, uri)
+}
