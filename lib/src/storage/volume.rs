@@ -154,22 +154,27 @@ pub fn record(
     })
 }
 
-/// The backing volume `backing` refers to: its host path, format and capacity.
+/// The volume `r` names, looked up without changing anything (a pool that is not running
+/// is not started).
 ///
 /// # Errors
-/// Bad input for an unknown pool or volume.
-fn backing_of(conn: &Conn, backing: &VolRef) -> Result<Described> {
-    let pool = super::pool::open(conn, Some(&backing.pool))?;
-    let vol = lookup(conn, &pool, &backing.name)?.ok_or_else(|| {
-        Error::input(
-            "--backing",
-            format!(
-                "no volume '{}' in pool '{}' on {}",
-                backing.name, backing.pool, conn.shown
-            ),
-        )
-    })?;
-    describe(conn, &vol)
+/// Bad input naming `what` for an unknown pool or volume; mapped libvirt errors.
+pub fn find(conn: &Conn, what: &str, r: &VolRef) -> Result<StorageVol> {
+    let missing = |thing: String| Error::input(what, format!("no {thing} on {}", conn.shown));
+    let pool = match conn.connect.lookup_storage_pool_by_name(&r.pool) {
+        Ok(pool) => pool,
+        Err(e) if e.code().to_raw() == virt::sys::VIR_ERR_NO_STORAGE_POOL => {
+            return Err(missing(format!("storage pool '{}'", r.pool)));
+        }
+        Err(e) => return Err(error(conn, &e)),
+    };
+    match pool.lookup_storage_vol_by_name(&r.name) {
+        Ok(vol) => Ok(vol),
+        Err(e) if e.code().to_raw() == virt::sys::VIR_ERR_NO_STORAGE_VOL => {
+            Err(missing(format!("volume '{}' in pool '{}'", r.name, r.pool)))
+        }
+        Err(e) => Err(error(conn, &e)),
+    }
 }
 
 /// Makes the volume of `spec` in `pool`, or finds it made already with the same spec.
@@ -186,7 +191,7 @@ pub fn create(conn: &Conn, pool: &Pool, spec: &Spec) -> Result<(StorageVol, bool
                 "only a qcow2 volume has a backing volume",
             ));
         }
-        Some(b) => Some(backing_of(conn, b)?),
+        Some(b) => Some(describe(conn, &find(conn, "--backing", b)?)?),
         None => None,
     };
     let capacity = spec
