@@ -28,26 +28,7 @@ const BOOT_DEADLINE: &str = "300";
 /// The same for a run of several boots (an installer that reboots twice: four boots).
 const BOOTS_DEADLINE: &str = "1200";
 
-use common::lab::repo;
-
-/// The guest files, built once into a cache shared by every test run: guest.sh's own
-/// default cache (its folder name has a hash of the script, so a changed script builds a
-/// new guest), or DOMKIT_GUEST_DIR.
-fn guest() -> PathBuf {
-    let mut cmd = Command::new(repo().join("tests/lab/guest.sh"));
-    if let Some(dir) = std::env::var_os("DOMKIT_GUEST_DIR") {
-        cmd.arg(dir);
-    }
-    let out = cmd.output().expect("run tests/lab/guest.sh");
-    assert!(
-        out.status.success(),
-        "tests/lab/guest.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let first = String::from_utf8(out.stdout).unwrap();
-    let first = first.lines().next().expect("guest.sh prints its outputs");
-    Path::new(first).parent().unwrap().to_path_buf()
-}
+use common::lab::guest;
 
 /// A private libvirtd in its own folder; stopped and removed on drop.
 struct Lab {

@@ -450,3 +450,164 @@ fn a_directory_or_fifo_is_not_uploaded() {
     }
     assert_eq!(lab.volumes(), before);
 }
+
+/// Runs a domkit tool (not dom-vol) with `stdin`; exit status 0 expected.
+fn tool(name: &str, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let bin = match name {
+        "domxml-gen" => env!("CARGO_BIN_EXE_domxml-gen"),
+        "domxml-rewrite" => env!("CARGO_BIN_EXE_domxml-rewrite"),
+        "dom-define" => env!("CARGO_BIN_EXE_dom-define"),
+        "dom-create" => env!("CARGO_BIN_EXE_dom-create"),
+        "dom-wait-shutdown" => env!("CARGO_BIN_EXE_dom-wait-shutdown"),
+        other => panic!("unknown tool {other}"),
+    };
+    let mut child = Command::new(bin)
+        .args(args)
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{name} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The documented flow, from local files only: the disk made and the install media
+/// uploaded with dom-vol, the config generated from their records (-c looks the volumes
+/// up), the guest installed and booted from its volume disk; the install-only kernel and
+/// initrd deleted afterwards, the shared ISO kept.
+#[test]
+fn a_guest_installs_from_uploaded_volumes_onto_a_volume_disk() {
+    let lab = Lab::start();
+    let guest = common::lab::guest();
+    let c = ["-c", lab.uri.as_str()];
+    let name = "volguest";
+    let file = |f: &str| guest.join(f).to_str().unwrap().to_string();
+    let mut records = String::new();
+    for args in [
+        vec![
+            "create",
+            "--name",
+            "volguest.img",
+            "--size",
+            "64MiB",
+            "--for",
+            "disk",
+        ],
+        vec![
+            "upload",
+            &file("vmlinuz"),
+            "--name",
+            "volguest-vmlinuz",
+            "--for",
+            "kernel",
+        ],
+        vec![
+            "upload",
+            &file("installer.initrd"),
+            "--name",
+            "volguest-initrd",
+            "--for",
+            "initrd",
+        ],
+        vec!["upload", &file("install.iso"), "--for", "install-disk"],
+    ] {
+        let rec = lab.vol(&args).record();
+        assert!(
+            rec["path"]
+                .as_str()
+                .unwrap()
+                .starts_with(lab.pool_dir().to_str().unwrap()),
+            "{rec}"
+        );
+        records.push_str(&serde_json::to_string(&rec).unwrap());
+        records.push('\n');
+    }
+    let domtype = common::lab::script("domtype", &lab.dir);
+    let serial = format!("file={}", lab.dir.join("volguest.serial").display());
+    let fin = tool(
+        "domxml-gen",
+        &[
+            &c[..],
+            &[
+                "--spec",
+                "-",
+                "--name",
+                name,
+                "--type",
+                &domtype,
+                "--memory",
+                "256MiB",
+                "--serial",
+                &serial,
+                "--cmdline",
+                "console=ttyS0 quiet loglevel=3 no_timer_check",
+            ],
+        ]
+        .concat(),
+        &records,
+    );
+    // The final config boots the volume disk; the kernel is the uploaded volume's host path.
+    assert!(
+        fin.contains("<source pool='default' volume='volguest.img'/>"),
+        "{fin}"
+    );
+    let kernel_path = lab.pool_dir().join("volguest-vmlinuz");
+    assert!(
+        fin.contains(&format!("<kernel>{}</kernel>", kernel_path.display())),
+        "{fin}"
+    );
+
+    tool("dom-define", &c, &fin);
+    let install = tool("domxml-rewrite", &["--to", "install"], &fin);
+    assert!(install.contains("volume='install.iso'"), "{install}");
+    let created = tool("dom-create", &c, &install);
+    tool("dom-wait-shutdown", &["--timeout", "300"], &created);
+    let serial_log =
+        || std::fs::read_to_string(lab.dir.join("volguest.serial")).unwrap_or_default();
+    assert!(
+        serial_log().contains("DOMKIT-INSTALLER: disk written"),
+        "{}",
+        serial_log()
+    );
+
+    // Install-only volumes go; the shared ISO stays.
+    for v in ["default/volguest-vmlinuz", "default/volguest-initrd"] {
+        assert_eq!(lab.vol(&["delete", v]).record()["action"], "deleted");
+    }
+    let vols = lab.volumes();
+    assert!(vols.contains(&"install.iso".to_string()), "{vols:?}");
+    assert!(!vols.iter().any(|v| v.starts_with("volguest-")), "{vols:?}");
+    // The persistent config names none of them in what it boots.
+    let persistent = lab.virsh(&["dumpxml", "--inactive", name]);
+    let active = match (
+        persistent.find("<metadata>"),
+        persistent.find("</metadata>"),
+    ) {
+        (Some(a), Some(b)) => format!("{}{}", &persistent[..a], &persistent[b..]),
+        _ => persistent.clone(),
+    };
+    assert!(!active.contains("volguest-"), "{active}");
+
+    tool("dom-create", &[&c[..], &[name]].concat(), "");
+    tool(
+        "dom-wait-shutdown",
+        &[&c[..], &["--timeout", "300", name]].concat(),
+        "",
+    );
+    let log = serial_log();
+    assert!(log.contains("DOMKIT-GUEST: booted from disk"), "{log}");
+}

@@ -40,3 +40,22 @@ pub fn start(prefix: &str) -> (PathBuf, String) {
     let uri = script("start", &dir);
     (dir, uri)
 }
+
+/// The guest files, built once into a cache shared by every test run: guest.sh's own
+/// default cache (its folder name has a hash of the script, so a changed script builds a
+/// new guest), or DOMKIT_GUEST_DIR.
+pub fn guest() -> PathBuf {
+    let mut cmd = Command::new(repo().join("tests/lab/guest.sh"));
+    if let Some(dir) = std::env::var_os("DOMKIT_GUEST_DIR") {
+        cmd.arg(dir);
+    }
+    let out = cmd.output().expect("run tests/lab/guest.sh");
+    assert!(
+        out.status.success(),
+        "tests/lab/guest.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = String::from_utf8(out.stdout).unwrap();
+    let first = first.lines().next().expect("guest.sh prints its outputs");
+    Path::new(first).parent().unwrap().to_path_buf()
+}
