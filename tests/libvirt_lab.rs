@@ -28,7 +28,7 @@ const BOOT_DEADLINE: &str = "300";
 /// The same for a run of several boots (an installer that reboots twice: four boots).
 const BOOTS_DEADLINE: &str = "1200";
 
-use common::lab::guest;
+use common::lab::{bin, guest, spawn_tool};
 
 /// A private libvirtd in its own folder; stopped and removed on drop.
 struct Lab {
@@ -198,40 +198,10 @@ impl Run {
     }
 }
 
-fn bin(tool: &str) -> &'static str {
-    match tool {
-        "dom-define" => env!("CARGO_BIN_EXE_dom-define"),
-        "dom-create" => env!("CARGO_BIN_EXE_dom-create"),
-        "dom-wait-shutdown" => env!("CARGO_BIN_EXE_dom-wait-shutdown"),
-        "domxml-gen" => env!("CARGO_BIN_EXE_domxml-gen"),
-        "domxml-rewrite" => env!("CARGO_BIN_EXE_domxml-rewrite"),
-        other => panic!("unknown tool {other}"),
-    }
-}
-
 /// Runs a tool with `args` and `stdin`; LIBVIRT_DEFAULT_URI is cleared so only `-c` or the
 /// records decide the connection.
 fn tool(name: &str, args: &[&str], stdin: &str) -> Run {
     finish(spawn_tool(name, args, stdin))
-}
-
-/// Starts a tool as `tool` does, its stdin written and closed, without waiting for it.
-fn spawn_tool(name: &str, args: &[&str], stdin: &str) -> Child {
-    let mut child = Command::new(bin(name))
-        .args(args)
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child
 }
 
 /// Waits for a tool started by `spawn_tool`.

@@ -112,11 +112,8 @@ impl Run {
 }
 
 fn run(args: &[&str]) -> Run {
-    let out = Command::new(VOL)
-        .args(args)
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .stdin(Stdio::null())
-        .output()
+    let out = common::lab::spawn_tool("dom-vol", args, "")
+        .wait_with_output()
         .unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -451,31 +448,9 @@ fn a_directory_or_fifo_is_not_uploaded() {
     assert_eq!(lab.volumes(), before);
 }
 
-/// Runs a domkit tool (not dom-vol) with `stdin`; exit status 0 expected.
+/// Runs a domkit tool with `stdin`; exit status 0 expected.
 fn tool(name: &str, args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let bin = match name {
-        "domxml-gen" => env!("CARGO_BIN_EXE_domxml-gen"),
-        "domxml-rewrite" => env!("CARGO_BIN_EXE_domxml-rewrite"),
-        "dom-define" => env!("CARGO_BIN_EXE_dom-define"),
-        "dom-create" => env!("CARGO_BIN_EXE_dom-create"),
-        "dom-wait-shutdown" => env!("CARGO_BIN_EXE_dom-wait-shutdown"),
-        other => panic!("unknown tool {other}"),
-    };
-    let mut child = Command::new(bin)
-        .args(args)
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    let child = common::lab::spawn_tool(name, args, stdin);
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),

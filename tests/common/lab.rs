@@ -59,3 +59,38 @@ pub fn guest() -> PathBuf {
     let first = first.lines().next().expect("guest.sh prints its outputs");
     Path::new(first).parent().unwrap().to_path_buf()
 }
+
+/// The path of a domkit binary.
+pub fn bin(tool: &str) -> &'static str {
+    match tool {
+        "dom-define" => env!("CARGO_BIN_EXE_dom-define"),
+        "dom-create" => env!("CARGO_BIN_EXE_dom-create"),
+        "dom-wait-shutdown" => env!("CARGO_BIN_EXE_dom-wait-shutdown"),
+        "domxml-gen" => env!("CARGO_BIN_EXE_domxml-gen"),
+        "domxml-rewrite" => env!("CARGO_BIN_EXE_domxml-rewrite"),
+        "dom-vol" => env!("CARGO_BIN_EXE_dom-vol"),
+        other => panic!("unknown tool {other}"),
+    }
+}
+
+/// Starts a tool with `args`, its stdin written and closed, without waiting for it;
+/// LIBVIRT_DEFAULT_URI is cleared so only `-c` or the records decide the connection.
+pub fn spawn_tool(name: &str, args: &[&str], stdin: &str) -> std::process::Child {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(bin(name))
+        .args(args)
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child
+}
