@@ -86,8 +86,9 @@ Description: small Unix tools for two-phase libvirt guest installs
  metadata; domxml-rewrite swaps the boot section byte for byte; dom-define,
  dom-create and dom-wait-shutdown drive libvirt and print JSON records that
  compose in pipes (see domkit-record(5)); dom-media inspects install ISOs,
- extracts their kernel and initrd, and writes cloud-init seeds. Shell
- completions for bash, zsh and fish are included.
+ extracts their kernel and initrd, and writes cloud-init seeds; dom-vol
+ creates, uploads (sparse) and deletes storage volumes through the connection.
+ Shell completions for bash, zsh and fish are included.
 CONTROL
 (cd "$stage" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
 chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/md5sums"
