@@ -24,7 +24,7 @@ function __fish_dom_vol_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c dom-vol -n "__fish_dom_vol_needs_command" -s c -l connect -d 'libvirt connection URI, as for virsh (e.g. qemu:///system, qemu+ssh://host/system); without it, the `uri` of input records, else $LIBVIRT_DEFAULT_URI, else libvirt\'s default' -r
+complete -c dom-vol -n "__fish_dom_vol_needs_command" -s c -l connect -d 'libvirt connection URI, as for virsh (e.g. qemu:///system, qemu+ssh://host/system) [default: $LIBVIRT_DEFAULT_URI, else libvirt\'s default]' -r
 complete -c dom-vol -n "__fish_dom_vol_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dom-vol -n "__fish_dom_vol_needs_command" -s V -l version -d 'Print version'
 complete -c dom-vol -n "__fish_dom_vol_needs_command" -f -a "create" -d 'Create a volume (no-op when it exists with the same spec)'

@@ -129,6 +129,8 @@ pub fn error(conn: &crate::libvirt::Conn, e: &virt::error::Error) -> Error {
             Error::input(&conn.shown, msg)
         }
         virt::sys::VIR_ERR_STORAGE_VOL_EXIST => Error::Conflict(format!("{}: {msg}", conn.shown)),
+        // An upload or clone of the volume runs (libvirt's `in_use`), e.g. another dom-vol's.
+        _ if msg.contains("is still in use") => Error::Conflict(format!("{}: {msg}", conn.shown)),
         _ => conn.error(e, None),
     }
 }

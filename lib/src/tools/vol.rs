@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::cli;
 use crate::error::Result;
-use crate::libvirt::{Conn, DomainArgs};
+use crate::libvirt::Conn;
 use crate::storage::upload::{self, Outcome};
 use crate::storage::volume::{self, Format, Spec};
 use crate::storage::{VolRecord, VolRef, check_name, parse_size, pool};
@@ -42,9 +42,12 @@ pub const EXAMPLES: &str = "Examples:\n  dom-vol -c qemu+ssh://host/system creat
 #[derive(Debug, Parser)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// The connection.
-    #[command(flatten)]
-    pub conn: DomainArgs,
+    /// libvirt connection URI, as for virsh (e.g. qemu:///system, qemu+ssh://host/system)
+    /// [default: $LIBVIRT_DEFAULT_URI, else libvirt's default].
+    // Its own clap id: dom-vol names no domains, so it takes no `--complete-domains`
+    // (complete.rs gives that flag to the tools whose argument id is "connect").
+    #[arg(id = "host", short = 'c', long = "connect", value_name = "URI")]
+    pub connect: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -177,7 +180,7 @@ pub fn run(args: Args, _stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<
                 format,
                 backing,
             };
-            let conn = Conn::open(args.conn.connect.as_deref(), false)?;
+            let conn = Conn::open(args.connect.as_deref(), false)?;
             let pool = pool::open(&conn, a.place.pool.as_deref())?;
             let (vol, made) = volume::create(&conn, &pool, &spec)?;
             let action = if made { "created" } else { "exists" };
@@ -199,7 +202,7 @@ pub fn run(args: Args, _stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<
             if let Some(p) = &a.place.pool {
                 check_name("--pool", p)?;
             }
-            let conn = Conn::open(args.conn.connect.as_deref(), false)?;
+            let conn = Conn::open(args.connect.as_deref(), false)?;
             let pool = pool::open(&conn, a.place.pool.as_deref())?;
             let mut progress = cli::ProgressLine::new(cli::stderr_is_terminal());
             let (vol, outcome) = upload::upload(&conn, &pool, &name, &src, &mut progress)?;
@@ -216,7 +219,7 @@ pub fn run(args: Args, _stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<
                 .iter()
                 .map(|v| VolRef::parse("POOL/NAME", v))
                 .collect::<Result<Vec<_>>>()?;
-            let conn = Conn::open(args.conn.connect.as_deref(), false)?;
+            let conn = Conn::open(args.connect.as_deref(), false)?;
             for r in refs {
                 let pool = pool::open(&conn, Some(&r.pool))?;
                 let rec = volume::delete(&conn, &pool, &r.name)?.unwrap_or_else(|| VolRecord {
