@@ -71,6 +71,12 @@ impl Base {
         if path.is_empty() || path.starts_with('/') || path.starts_with("vol=") {
             return Ok(path.to_string());
         }
+        // virt-install's ways of making a disk: not a file named so.
+        if let Some(key) = ["size=", "pool="].iter().find(|k| path.starts_with(**k)) {
+            return Err(Error::Usage(format!(
+                "{flag} '{path}': {key} makes a volume in virt-install; domxml-gen writes XML only: make it with dom-vol create and give vol=POOL/NAME"
+            )));
+        }
         if let Some(host) = &self.host {
             return Err(Error::Usage(format!(
                 "{flag} '{path}': a relative path names a directory of this machine, and -c {host} names another host: give the host's absolute path, or vol=POOL/NAME (dom-vol uploads files)"
@@ -175,6 +181,8 @@ mod tests {
             first_field(&mut base, "--disk", "vol=default/vm1.qcow2,bus=virtio").unwrap(),
             "vol=default/vm1.qcow2,bus=virtio"
         );
+        let e = first_field(&mut base, "--disk", "size=10,format=qcow2").unwrap_err();
+        assert!(e.to_string().contains("dom-vol create"), "{e}");
     }
 
     #[test]
