@@ -368,6 +368,9 @@ impl Sender<'_> {
     }
 
     fn flush(&mut self) -> std::result::Result<(), virt::error::Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
         let mut rest = &self.pending[..];
         while !rest.is_empty() {
             let n = self.stream.send(rest)?;
