@@ -296,27 +296,45 @@ fn send(
         sent_to: 0,
         data_sent: 0,
     };
-    let mut h = Sha256::default();
     let started = Instant::now();
     let mut drawn = started;
-    let result = scan(src, dense_until, |offset, bytes, zero| {
-        digest_block(&mut h, offset, bytes, zero);
-        if !zero || offset < dense_until {
-            sender.data(offset, bytes).map_err(err)?;
-        }
-        if progress.on() && drawn.elapsed() >= PROGRESS_EVERY {
-            drawn = Instant::now();
-            progress.draw(&progress_text(
-                name,
-                offset,
-                src.len,
-                sender.data_sent,
-                started,
-            ));
-        }
-        Ok(())
-    })
-    .and_then(|()| sender.finish(src.len).map_err(err));
+    // The digest is computed on a second thread while this one reads and sends: over a
+    // network the hashing then costs no wall time, and locally it overlaps the daemon's
+    // writes. Blocks reach it in order through a bounded channel (at most 32 x 64 KiB).
+    let (blocks, received) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>)>(32);
+    let (result, mut h) = std::thread::scope(|scope| {
+        let hasher = scope.spawn(move || {
+            let mut h = Sha256::default();
+            for (offset, bytes) in received {
+                digest_block(&mut h, offset, &bytes, false);
+            }
+            h
+        });
+        let result = scan(src, dense_until, |offset, bytes, zero| {
+            if !zero {
+                // The hasher only stops when this end is dropped.
+                let _ = blocks.send((offset, bytes.to_vec()));
+            }
+            if !zero || offset < dense_until {
+                sender.data(offset, bytes).map_err(err)?;
+            }
+            if progress.on() && drawn.elapsed() >= PROGRESS_EVERY {
+                drawn = Instant::now();
+                progress.draw(&progress_text(
+                    name,
+                    offset,
+                    src.len,
+                    sender.data_sent,
+                    started,
+                ));
+            }
+            Ok(())
+        })
+        .and_then(|()| sender.finish(src.len).map_err(err));
+        drop(blocks);
+        let digest = hasher.join().expect("the digest thread does not panic");
+        (result, digest)
+    });
     progress.clear();
     match result {
         Ok(()) => {
