@@ -90,7 +90,8 @@ Description: small Unix tools for two-phase libvirt guest installs
  compose in pipes (see domkit-record(5)); dom-send-keys types into boot
  menus; dom-media inspects install ISOs, extracts their kernel and initrd,
  adds answer files to initrds, and writes answer-file images and cloud-init
- seeds. Shell completions for bash, zsh and fish are included.
+ seeds; dom-vol creates, uploads (sparse) and deletes storage volumes
+ through the connection. Shell completions for bash, zsh and fish are included.
 CONTROL
 (cd "$stage" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
 chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/md5sums"

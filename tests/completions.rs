@@ -47,7 +47,7 @@ fn tools() -> Vec<Tool> {
         }
     }
     use Positional::*;
-    use domkit::tools::{create, define, generate, media, rewrite, sendkeys, wait};
+    use domkit::tools::{create, define, generate, media, rewrite, sendkeys, vol, wait};
     vec![
         tool::<generate::Args>("domxml-gen", Files),
         tool::<rewrite::Args>("domxml-rewrite", Files),
@@ -57,6 +57,7 @@ fn tools() -> Vec<Tool> {
         tool::<media::Args>("dom-media", Files),
         // DOMAIN SEQUENCE: two positionals, which the domain completion does not take yet.
         tool::<sendkeys::Args>("dom-send-keys", Files),
+        tool::<vol::Args>("dom-vol", Files),
     ]
 }
 

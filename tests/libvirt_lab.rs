@@ -28,39 +28,7 @@ const BOOT_DEADLINE: &str = "300";
 /// The same for a run of several boots (an installer that reboots twice: four boots).
 const BOOTS_DEADLINE: &str = "1200";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The guest files, built once into a cache shared by every test run: guest.sh's own
-/// default cache (its folder name has a hash of the script, so a changed script builds a
-/// new guest), or DOMKIT_GUEST_DIR.
-fn guest() -> PathBuf {
-    let mut cmd = Command::new(repo().join("tests/lab/guest.sh"));
-    if let Some(dir) = std::env::var_os("DOMKIT_GUEST_DIR") {
-        cmd.arg(dir);
-    }
-    let out = cmd.output().expect("run tests/lab/guest.sh");
-    assert!(
-        out.status.success(),
-        "tests/lab/guest.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let first = String::from_utf8(out.stdout).unwrap();
-    let first = first.lines().next().expect("guest.sh prints its outputs");
-    Path::new(first).parent().unwrap().to_path_buf()
-}
-
-/// A new lab folder, /var/tmp/PREFIX-PID-N. Short: QEMU's monitor socket path under it
-/// must fit in 107 bytes.
-fn lab_folder(prefix: &str) -> PathBuf {
-    static COUNT: AtomicUsize = AtomicUsize::new(0);
-    PathBuf::from(format!(
-        "/var/tmp/{prefix}-{}-{}",
-        std::process::id(),
-        COUNT.fetch_add(1, Ordering::SeqCst)
-    ))
-}
+use common::lab::{bin, guest, run_script as script, spawn_tool, spawn_with_stdin, tool_command};
 
 /// A private libvirtd in its own folder; stopped and removed on drop.
 struct Lab {
@@ -71,14 +39,13 @@ struct Lab {
 
 impl Lab {
     fn start() -> Lab {
-        let dir = lab_folder("dk");
-        let uri = lab_script("start", &dir);
+        let (dir, uri) = common::lab::start("dk");
         let mut lab = Lab {
             dir,
             uri,
             domtype: String::new(),
         };
-        lab.domtype = lab_script("domtype", &lab.dir);
+        lab.domtype = common::lab::script("domtype", &lab.dir);
         lab
     }
 
@@ -133,7 +100,7 @@ impl Drop for Lab {
     /// printed, so that a rare failure explains itself.
     fn drop(&mut self) {
         // No assert while unwinding: a second panic would abort before the logs print.
-        let stopped = Command::new(repo().join("tests/lab/libvirtd.sh"))
+        let stopped = Command::new(common::lab::repo().join("tests/lab/libvirtd.sh"))
             .arg("stop")
             .arg(&self.dir)
             .output();
@@ -202,26 +169,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
-fn lab_script(action: &str, dir: &Path) -> String {
-    script("libvirtd.sh", action, dir)
-}
-
-/// Runs `tests/lab/SCRIPT ACTION DIR`, which must succeed; its stdout, trimmed.
-fn script(script: &str, action: &str, dir: &Path) -> String {
-    let out = Command::new(repo().join("tests/lab").join(script))
-        .arg(action)
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("run tests/lab/{script}: {e}"));
-    assert!(
-        out.status.success(),
-        "{script} {action} {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// How the lab guest is installed.
@@ -387,56 +334,10 @@ impl Run {
     }
 }
 
-fn bin(tool: &str) -> &'static str {
-    match tool {
-        "dom-define" => env!("CARGO_BIN_EXE_dom-define"),
-        "dom-create" => env!("CARGO_BIN_EXE_dom-create"),
-        "dom-wait-shutdown" => env!("CARGO_BIN_EXE_dom-wait-shutdown"),
-        "domxml-gen" => env!("CARGO_BIN_EXE_domxml-gen"),
-        "domxml-rewrite" => env!("CARGO_BIN_EXE_domxml-rewrite"),
-        "dom-media" => env!("CARGO_BIN_EXE_dom-media"),
-        "dom-send-keys" => env!("CARGO_BIN_EXE_dom-send-keys"),
-        other => panic!("unknown tool {other}"),
-    }
-}
-
 /// Runs a tool with `args` and `stdin`; LIBVIRT_DEFAULT_URI is cleared so only `-c` or the
 /// records decide the connection.
 fn tool(name: &str, args: &[&str], stdin: &str) -> Run {
     finish(spawn_tool(name, args, stdin))
-}
-
-/// A tool with `args` and its streams piped, LIBVIRT_DEFAULT_URI cleared.
-fn tool_command(name: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin(name));
-    cmd.args(args)
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// Starts a tool as `tool` does, its stdin written and closed, without waiting for it.
-fn spawn_tool(name: &str, args: &[&str], stdin: &str) -> Child {
-    spawn_with_stdin(tool_command(name, args), stdin)
-}
-
-/// Starts a prepared command, its stdin written and closed, its output piped.
-fn spawn_with_stdin(mut cmd: Command, stdin: &str) -> Child {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child
 }
 
 /// Waits for a tool started by `spawn_tool`.
@@ -912,7 +813,7 @@ fn waiting_survives_a_libvirtd_restart() {
     // Stop the daemon under the waiter, then start it again (`start` finds no daemon and
     // also ends the lab's QEMU, so the guest is gone when the daemon comes back).
     stop_daemon_only(&lab);
-    lab_script("start", &lab.dir);
+    common::lab::script("start", &lab.dir);
 
     let second: Value = common::record::record(&lines.next().unwrap().unwrap());
     assert_eq!(
@@ -1438,7 +1339,7 @@ fn keys_typed_at_the_cds_boot_prompt_reach_the_installers_command_line() {
 fn restart_daemon(lab: &Lab, running: Option<&str>) {
     let pid = || std::fs::read_to_string(lab.dir.join("libvirtd.pid")).unwrap_or_default();
     let before = pid();
-    lab_script("restart", &lab.dir);
+    common::lab::script("restart", &lab.dir);
     assert_ne!(pid().trim(), before.trim(), "libvirtd was not restarted");
     if let Some(name) = running {
         let dom = lab.conn().lookup(name).unwrap();
@@ -1606,7 +1507,7 @@ fn an_install_that_ends_while_libvirtd_is_down_is_installed() {
         assert!(Instant::now() < deadline, "the installer never finished");
         std::thread::sleep(Duration::from_millis(50)); // poll interval, not synchronisation
     }
-    lab_script("restart", &lab.dir);
+    common::lab::script("restart", &lab.dir);
     let waited = finish(waiter).ok().record();
     assert_eq!(
         (waited["state"].as_str(), waited["reason"].as_str()),
@@ -1743,7 +1644,7 @@ fn a_failed_lab_test_keeps_its_folder_and_shows_the_qemu_log() {
             && text.contains("kernel messages"),
         "{text}"
     );
-    lab_script("stop", &dir);
+    common::lab::script("stop", &dir);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -2095,7 +1996,7 @@ struct Remote {
 
 impl Remote {
     fn start() -> Remote {
-        let dir = lab_folder("dr");
+        let dir = common::lab::folder("dr");
         let uri = script("remote.sh", "start", &dir);
         let plain_uri = script("remote.sh", "plain-uri", &dir);
         let env = script("remote.sh", "env", &dir)

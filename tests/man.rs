@@ -30,6 +30,7 @@ fn pages() -> Vec<Page> {
         page::<domkit::tools::wait::Args>("dom-wait-shutdown", domkit::tools::wait::EXAMPLES),
         page::<domkit::tools::media::Args>("dom-media", domkit::tools::media::EXAMPLES),
         page::<domkit::tools::sendkeys::Args>("dom-send-keys", domkit::tools::sendkeys::EXAMPLES),
+        page::<domkit::tools::vol::Args>("dom-vol", domkit::tools::vol::EXAMPLES),
     ]
 }
 
@@ -43,7 +44,7 @@ fn roff(text: &str) -> String {
     }
 }
 
-/// One section per subcommand (dom-media's inspect, extract, inject, image, seed): its synopsis, what it
+/// One section per subcommand (dom-media's inspect, extract, inject, image, seed; dom-vol's): its synopsis, what it
 /// does, and its options.
 fn render_subcommands(page: &Page) -> String {
     let mut text = String::new();
@@ -100,8 +101,9 @@ fn render(page: &Page) -> String {
         .filter(|p| p.name != page.name)
         .map(|p| format!(".BR {} (1),", p.name))
         .chain(
-            // The records the libvirt tools print and read (dom-media prints none).
-            (page.name.starts_with("dom-") && page.name != "dom-media")
+            // The domain records the libvirt tools print and read (dom-media prints none,
+            // dom-vol volume records, described in its own page).
+            (page.name.starts_with("dom-") && !["dom-media", "dom-vol"].contains(&page.name))
                 .then(|| ".BR domkit\\-record (5),".to_string()),
         )
         .chain([

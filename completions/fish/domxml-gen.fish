@@ -18,7 +18,7 @@ complete -c domxml-gen -l firmware -d 'Firmware [default: uefi where the OS requ
 uefi\t'UEFI (libvirt picks the firmware files)'"
 complete -c domxml-gen -l cpu -d 'CPU: host-passthrough, maximum, host-model, or a CPU model by name (Skylake-Client, EPYC, ...) [default: host-passthrough under KVM; maximum under QEMU\'s emulation (--type qemu), so guests built for x86-64-v2 and later boot there too]' -r
 complete -c domxml-gen -l features -d 'Hypervisor features, comma-separated, from: acpi, apic, pae, hap, viridian, privnet, pvspinlock, vmcoreinfo, smm, gic [default: acpi,apic on x86; acpi elsewhere; none for Xen paravirt]; "none" for none' -r
-complete -c domxml-gen -l disk -d 'A disk: PATH[,bus=BUS][,format=raw|qcow2][,device=disk|cdrom|floppy|lun] [,target=DEV][,readonly]. Repeatable; the first one is the boot disk' -r
+complete -c domxml-gen -l disk -d 'A disk: PATH[,bus=BUS][,format=raw|qcow2][,device=disk|cdrom|floppy|lun] [,target=DEV][,readonly]. Repeatable; the first one is the boot disk. PATH may be vol=POOL/NAME, a libvirt storage volume (dom-vol makes them); its format is the volume\'s with -c, else qcow2 for a name ending in .qcow2, else raw' -r
 complete -c domxml-gen -l network -d 'A network interface: network=NAME | bridge=BR | user | none, then [,model=M][,mac=MAC]. Repeatable; MACs are derived from the UUID when not given' -r
 complete -c domxml-gen -l graphics -d 'Graphics, with a USB tablet and a video card [default: none: a serial console instead, see --serial]' -r -f -a "none\t'No graphics'
 vnc\t'VNC'
@@ -27,9 +27,9 @@ complete -c domxml-gen -l serial -d 'A serial port: pty (log=PATH keeps a copy o
 complete -c domxml-gen -s c -l connect -d 'Choose from this host\'s domain capabilities: kvm where it has KVM (else qemu), the machine, UEFI and secure boot where its firmware allows (refused where not), the CPU mode and the TPM emulator. Without -c nothing connects anywhere (not even to $LIBVIRT_DEFAULT_URI). Not read from --spec' -r
 complete -c domxml-gen -l bootloader -d 'The final config\'s host-side bootloader (Xen paravirt: pygrub)' -r
 complete -c domxml-gen -l bootloader-args -d 'Arguments for --bootloader' -r
-complete -c domxml-gen -l cdrom -d 'Install from this ISO image: a CD-ROM drive with it, booted first (full virtualization)' -r
-complete -c domxml-gen -l kernel -d 'Install by booting this kernel directly (direct kernel boot, Xen paravirt included)' -r
-complete -c domxml-gen -l initrd -d 'The initrd for --kernel' -r
+complete -c domxml-gen -l cdrom -d 'Install from this ISO image (or vol=POOL/NAME, a storage volume): a CD-ROM drive with it, booted first (full virtualization)' -r
+complete -c domxml-gen -l kernel -d 'Install by booting this kernel directly (direct kernel boot, Xen paravirt included): a path on the host; domxml-gen -c also takes vol=POOL/NAME and writes its host path' -r
+complete -c domxml-gen -l initrd -d 'The initrd for --kernel (a host path; like --kernel, vol=POOL/NAME with -c)' -r
 complete -c domxml-gen -l cmdline -d 'The kernel command line for --kernel' -r
 complete -c domxml-gen -l install-disk -d 'Extra install-only media, e.g. an unattended or cloud-init seed: PATH[,device=cdrom|disk|floppy][,bus=BUS][,target=DEV] (repeatable; cdrom for *.iso)' -r
 complete -c domxml-gen -l extra-args -d 'Arguments appended to the install kernel\'s command line (virt-install\'s --extra-args): after --cmdline, or after the boot menu\'s arguments that `dom-media extract` puts in a spec, so they need not be typed again (auto=true priority=critical, inst.ks=file:/ks.cfg). Needs --kernel' -r

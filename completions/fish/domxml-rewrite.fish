@@ -1,8 +1,8 @@
 complete -c domxml-rewrite -l to -d 'Switch to this phase; does nothing when the document is in it already' -r -f -a "install\t'The installer\'s boot'
 final\t'Every later boot'"
-complete -c domxml-rewrite -l cdrom -d 'Install from this ISO image: a CD-ROM drive with it, booted first (full virtualization)' -r
-complete -c domxml-rewrite -l kernel -d 'Install by booting this kernel directly (direct kernel boot, Xen paravirt included)' -r
-complete -c domxml-rewrite -l initrd -d 'The initrd for --kernel' -r
+complete -c domxml-rewrite -l cdrom -d 'Install from this ISO image (or vol=POOL/NAME, a storage volume): a CD-ROM drive with it, booted first (full virtualization)' -r
+complete -c domxml-rewrite -l kernel -d 'Install by booting this kernel directly (direct kernel boot, Xen paravirt included): a path on the host; domxml-gen -c also takes vol=POOL/NAME and writes its host path' -r
+complete -c domxml-rewrite -l initrd -d 'The initrd for --kernel (a host path; like --kernel, vol=POOL/NAME with -c)' -r
 complete -c domxml-rewrite -l cmdline -d 'The kernel command line for --kernel' -r
 complete -c domxml-rewrite -l install-disk -d 'Extra install-only media, e.g. an unattended or cloud-init seed: PATH[,device=cdrom|disk|floppy][,bus=BUS][,target=DEV] (repeatable; cdrom for *.iso)' -r
 complete -c domxml-rewrite -l boot -d 'Boot order of <os>: DEV[,DEV...] from hd, cdrom, network, fd; removes per-device <boot order> (libvirt refuses both at once)' -r -f -a "hd\t''

@@ -311,6 +311,49 @@ pub fn stderr_is_terminal() -> bool {
     io::stderr().is_terminal()
 }
 
+/// A progress line on stderr, redrawn in place, for people only: off unless stderr is a
+/// terminal. It clears itself when dropped, so it is gone on every exit path.
+#[derive(Debug)]
+pub struct ProgressLine {
+    on: bool,
+    drawn: bool,
+}
+
+impl ProgressLine {
+    /// A line that draws only when `on`.
+    pub fn new(on: bool) -> ProgressLine {
+        ProgressLine { on, drawn: false }
+    }
+
+    /// Whether it draws at all.
+    pub fn on(&self) -> bool {
+        self.on
+    }
+
+    /// Replaces the line with `text` (cut to 99 characters).
+    pub fn draw(&mut self, text: &str) {
+        if self.on {
+            let line: String = text.chars().take(99).collect();
+            write_err(&format!("\r\x1b[K{line}"));
+            self.drawn = true;
+        }
+    }
+
+    /// Removes the line.
+    pub fn clear(&mut self) {
+        if self.on && self.drawn {
+            write_err("\r\x1b[K");
+            self.drawn = false;
+        }
+    }
+}
+
+impl Drop for ProgressLine {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

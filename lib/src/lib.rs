@@ -2,7 +2,7 @@
 //!
 //! Layers, bottom up: [`xml`] (byte-faithful documents, the domain model, edits),
 //! [`phase`] (boot profile, install and final phases), [`libvirt`] (connections, events,
-//! records), [`media`] (install ISOs and cloud-init seeds), [`osinfo`] (the read-only OS
+//! records), [`storage`] (pools, volumes, sparse uploads), [`media`] (install ISOs and cloud-init seeds), [`osinfo`] (the read-only OS
 //! database), and [`tools`] (one front-end per binary). [`cli`], [`error`] and
 //! [`complete`] (the hidden shell-completion mode) are shared.
 
@@ -13,6 +13,7 @@ pub mod libvirt;
 pub mod media;
 pub mod osinfo;
 pub mod phase;
+pub mod storage;
 pub mod tools;
 pub mod xml;
 

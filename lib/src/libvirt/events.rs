@@ -1,8 +1,10 @@
 //! Domain lifecycle events and connection-close notices delivered over a std channel, plus
-//! an error-checked `virDomainGetState`: the only module of domkit that calls libvirt's C API
-//! directly, because virt 0.5 wraps none of these safely (its `Domain::state()` drops errors).
-//! Also the exit that skips C library destructors (`exit_at_once`): the one other `unsafe`
-//! call, kept here so that all of them live in one module.
+//! an error-checked `virDomainGetState` and `virStreamSendHole` (sparse uploads,
+//! `storage/upload.rs`): the only module of domkit that calls libvirt's C API directly,
+//! because virt 0.5 wraps none of these safely (its `Domain::state()` drops errors, and it
+//! has no sparse streams). Also the exit that skips C library destructors
+//! (`exit_at_once`): the one other `unsafe` call, kept here so that all of them live in
+//! one module.
 //!
 //! # Lost events
 //! libvirt 9.0 (and its master as of this writing) can strand events in a connection's
@@ -468,6 +470,23 @@ pub fn exit_at_once(code: i32) -> ! {
     // SAFETY: _exit takes any status and has no preconditions; it ends every thread of the
     // process at once, so no Rust code runs after it with state half torn down.
     unsafe { _exit(code) }
+}
+
+/// Tells the receiving end of an upload stream that the next `length` bytes are a hole
+/// (`virStreamSendHole`), for a stream of a `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM` upload.
+/// domkit sends data and holes itself, as `virStreamSparseSendAll` would, so that no
+/// callback crosses the C boundary and the progress line and errors stay in Rust.
+///
+/// # Errors
+/// libvirt's error, e.g. a broken connection.
+pub fn send_hole(stream: &virt::stream::Stream, length: i64) -> Result<(), virt::error::Error> {
+    // SAFETY: `stream` holds a valid stream reference for the duration of the call; the
+    // call takes no pointers besides it.
+    let rc = unsafe { sys::virStreamSendHole(stream.as_ptr(), length, 0) };
+    if rc < 0 {
+        return Err(virt::error::Error::last_error());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

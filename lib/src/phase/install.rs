@@ -17,13 +17,15 @@ use crate::xml::{self, Document, Fragment, Id, Patch};
 #[derive(clap::Args, Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct InstallMedia {
-    /// Install from this ISO image: a CD-ROM drive with it, booted first (full virtualization).
+    /// Install from this ISO image (or vol=POOL/NAME, a storage volume): a CD-ROM drive
+    /// with it, booted first (full virtualization).
     #[arg(long, value_name = "ISO", help_heading = "Install method")]
     pub cdrom: Option<String>,
-    /// Install by booting this kernel directly (direct kernel boot, Xen paravirt included).
+    /// Install by booting this kernel directly (direct kernel boot, Xen paravirt included):
+    /// a path on the host; domxml-gen -c also takes vol=POOL/NAME and writes its host path.
     #[arg(long, value_name = "PATH", help_heading = "Install method")]
     pub kernel: Option<String>,
-    /// The initrd for --kernel.
+    /// The initrd for --kernel (a host path; like --kernel, vol=POOL/NAME with -c).
     #[arg(long, value_name = "PATH", help_heading = "Install method")]
     pub initrd: Option<String>,
     /// The kernel command line for --kernel.
@@ -77,6 +79,16 @@ impl InstallMedia {
         }
         for spec in &self.install_disk {
             check_text("--install-disk", spec)?;
+        }
+        if let Some(iso) = &self.cdrom {
+            crate::xml::disk::Source::parse("--cdrom", iso)?;
+        }
+        for (flag, value) in [("--kernel", &self.kernel), ("--initrd", &self.initrd)] {
+            if let Some(v) = value.as_deref().filter(|v| v.starts_with("vol=")) {
+                return Err(Error::Usage(format!(
+                    "{flag} '{v}': a kernel or initrd is a path on the host: give the volume's path (dom-vol's record has it), or let domxml-gen -c URI look it up"
+                )));
+            }
         }
         Ok(())
     }

@@ -7,4 +7,5 @@ pub mod generate;
 pub mod media;
 pub mod rewrite;
 pub mod sendkeys;
+pub mod vol;
 pub mod wait;

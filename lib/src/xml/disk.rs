@@ -7,10 +7,81 @@ use crate::error::{Error, Result};
 use crate::xml::domain;
 use crate::xml::{Document, Fragment};
 
-/// A disk as given on the command line: `PATH[,bus=,format=,device=,target=,readonly]`.
+/// Where a disk's image is, from the first field of a disk flag: `vol=POOL/NAME` (a
+/// libvirt storage volume, virt-install's syntax), a block device (`/dev/...`), or a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// `<disk type='volume'><source pool= volume=/>`.
+    Volume {
+        /// The pool's name.
+        pool: &'a str,
+        /// The volume's name.
+        volume: &'a str,
+    },
+    /// `<disk type='block'><source dev=/>`.
+    Block(&'a str),
+    /// `<disk type='file'><source file=/>`.
+    File(&'a str),
+}
+
+impl<'a> Source<'a> {
+    /// Reads a disk flag's first field.
+    ///
+    /// # Errors
+    /// A `vol=` that is not `POOL/NAME` with good names, as a usage error naming `flag`.
+    pub fn parse(flag: &str, field: &'a str) -> Result<Source<'a>> {
+        let Some(reference) = field.strip_prefix("vol=") else {
+            return Ok(if field.starts_with("/dev/") {
+                Source::Block(field)
+            } else {
+                Source::File(field)
+            });
+        };
+        let bad = |why: &str| Error::Usage(format!("{flag} '{field}': {why}"));
+        let (pool, volume) = reference
+            .split_once('/')
+            .ok_or_else(|| bad("vol= takes POOL/NAME (a pool, '/', a volume)"))?;
+        for name in [pool, volume] {
+            if name.is_empty()
+                || name.contains('/')
+                || name == "."
+                || name.contains("..")
+                || name.chars().any(char::is_control)
+            {
+                return Err(bad(
+                    "vol= takes POOL/NAME: names without '/', '..' or control characters",
+                ));
+            }
+        }
+        Ok(Source::Volume { pool, volume })
+    }
+
+    /// The `<disk type>` for it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Volume { .. } => "volume",
+            Source::Block(_) => "block",
+            Source::File(_) => "file",
+        }
+    }
+
+    /// Its `<source>` element.
+    pub fn fragment(&self) -> Fragment {
+        match self {
+            Source::Volume { pool, volume } => Fragment::new("source")
+                .attr("pool", *pool)
+                .attr("volume", *volume),
+            Source::Block(dev) => Fragment::new("source").attr("dev", *dev),
+            Source::File(file) => Fragment::new("source").attr("file", *file),
+        }
+    }
+}
+
+/// A disk as given on the command line: `PATH[,bus=,format=,device=,target=,readonly]`,
+/// where PATH may be `vol=POOL/NAME`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiskSpec {
-    /// Image path (a block device when it starts with `/dev/`).
+    /// Image path (a block device when it starts with `/dev/`), or `vol=POOL/NAME`.
     pub path: String,
     /// `disk`, `cdrom`, `floppy` or `lun`.
     pub device: String,
@@ -35,6 +106,7 @@ impl DiskSpec {
         if path.is_empty() {
             return Err(Error::Usage(format!("{flag} '{spec}': no path")));
         }
+        Source::parse(flag, &path)?;
         let mut disk = DiskSpec {
             path,
             device: default_device.to_string(),
@@ -69,22 +141,31 @@ impl DiskSpec {
 
     /// The `<disk>` fragment for this disk on `bus` as `target`, with an optional boot order.
     pub fn fragment(&self, bus: &str, target: &str, boot_order: Option<u32>) -> Fragment {
-        let block = self.path.starts_with("/dev/");
+        let source = self.source();
         Fragment::new("disk")
-            .attr("type", if block { "block" } else { "file" })
+            .attr("type", source.kind())
             .attr("device", self.device.as_str())
             .child_opt(self.format.as_ref().map(|f| {
                 Fragment::new("driver")
                     .attr("name", "qemu")
                     .attr("type", f.as_str())
             }))
-            .child(
-                Fragment::new("source")
-                    .attr(if block { "dev" } else { "file" }, self.path.as_str()),
-            )
+            .child(source.fragment())
             .child(Fragment::new("target").attr("dev", target).attr("bus", bus))
             .child_opt(boot_order.map(|o| Fragment::new("boot").attr("order", o.to_string())))
             .child_opt((self.readonly || self.device == "cdrom").then(|| Fragment::new("readonly")))
+    }
+}
+
+impl DiskSpec {
+    /// Where its image is (its path was checked when it was parsed).
+    pub fn source(&self) -> Source<'_> {
+        Source::parse("", &self.path).unwrap_or(Source::File(&self.path))
+    }
+
+    /// True when it is a libvirt volume (`vol=POOL/NAME`): nothing on this machine.
+    pub fn is_volume(&self) -> bool {
+        matches!(self.source(), Source::Volume { .. })
     }
 }
 

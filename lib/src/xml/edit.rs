@@ -501,17 +501,20 @@ pub fn eject_disk(doc: &Document<'_>, disk: Id) -> Vec<Patch> {
 
 /// Puts `path` into drive `disk` (replacing any media it had). The drive's type follows the
 /// source, as virt-install's `sync_path_props` makes it: a host device (`/dev/...`) is a
-/// `type='block'` drive with `<source dev>`, anything else a `type='file'` drive with
-/// `<source file>`, whatever the drive was before (network, volume, ...).
+/// `type='block'` drive with `<source dev>`, `vol=POOL/NAME` a `type='volume'` drive with
+/// `<source pool volume>`, anything else a `type='file'` drive with `<source file>`,
+/// whatever the drive was before (network, volume, ...).
 pub fn set_disk_source(doc: &Document<'_>, disk: Id, path: &str) -> Vec<Patch> {
-    let (kind, attr) = if path.starts_with("/dev/") {
-        ("block", "dev")
-    } else {
-        ("file", "file")
-    };
-    let mut patches = set_disk_type(doc, disk, kind);
-    let source = Fragment::new("source").attr(attr, path);
-    patches.extend(set_child(doc, disk, "source", Some(&source), DISK_ORDER));
+    let source =
+        crate::xml::disk::Source::parse("", path).unwrap_or(crate::xml::disk::Source::File(path));
+    let mut patches = set_disk_type(doc, disk, source.kind());
+    patches.extend(set_child(
+        doc,
+        disk,
+        "source",
+        Some(&source.fragment()),
+        DISK_ORDER,
+    ));
     patches
 }
 

@@ -158,6 +158,21 @@ fn operating_system(args: &Args) -> Result<Option<Resolved>> {
             "--os detect reads the install ISO: give --cdrom (or an --install-disk ISO)".into(),
         )
     })?;
+    if iso.starts_with("vol=") {
+        return Err(Error::Usage(format!(
+            "--os detect reads the install ISO on this machine, and '{iso}' is a volume on the host: give --os ID"
+        )));
+    }
+    if let Some(uri) = args
+        .connect
+        .as_deref()
+        .filter(|u| super::paths::names_another_host(u))
+    {
+        let host = crate::libvirt::connect::strip_userinfo(uri);
+        return Err(Error::Usage(format!(
+            "--os detect reads the install ISO on this machine, and -c {host} names another host, where '{iso}' is: give --os ID"
+        )));
+    }
     let (volume, found) = media::detect(Path::new(&iso), &mut db)?;
     match found {
         Some(m) => db.resolve(m.os).map(Some).map_err(media::db_error),
@@ -539,13 +554,24 @@ fn size(bytes: u64) -> String {
 }
 
 /// The first `--disk` of device kind disk and its size, when its image exists and can be
-/// read: a qcow2 image's virtual size, a raw file's length, a block device's size.
+/// read: a qcow2 image's virtual size, a raw file's length, a block device's size. Never
+/// a volume's, nor with `-c` naming another host: nothing here is the host's.
 fn boot_disk_size(args: &Args) -> Option<(String, u64)> {
+    if args
+        .connect
+        .as_deref()
+        .is_some_and(super::paths::names_another_host)
+    {
+        return None;
+    }
     let spec = args
         .disk
         .iter()
         .filter_map(|s| DiskSpec::parse("--disk", s, "disk").ok())
         .find(|d| d.device == "disk")?;
+    if spec.is_volume() {
+        return None;
+    }
     let mut file = File::open(&spec.path).ok()?;
     let mut header = [0u8; 32];
     let meta = file.metadata().ok()?;

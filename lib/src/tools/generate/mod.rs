@@ -19,6 +19,7 @@ mod config;
 mod guest;
 mod host;
 mod paths;
+mod volumes;
 
 /// Examples shown by `--help` and in the man page.
 pub const EXAMPLES: &str = "Examples:\n  domxml-gen --name vm1 --memory 1GiB --disk vm1.qcow2 --cdrom debian.iso > vm1.xml\n  domxml-gen --name vm2 --type qemu --disk vm2.img --kernel vmlinuz --initrd initrd.gz\n  domxml-gen --name pv1 --type xen --paravirt --disk /dev/vg/pv1 --kernel vmlinuz --bootloader pygrub\n  domxml-gen --spec vm1.json --phase install | dom-create";
@@ -46,7 +47,9 @@ pub const KNOWN_FEATURES: &[&str] = &[
 ///
 /// Settings come from flags, or from a JSON object (--spec) whose keys are the long flag
 /// names: {"name": "vm1", "memory": "1GiB", "disk": ["/var/lib/vm1.img,bus=virtio"],
-/// "cdrom": "debian.iso"}. Repeatable flags take arrays; flags override the spec.
+/// "cdrom": "debian.iso"}. Repeatable flags take arrays; flags override the spec. The
+/// spec may also hold dom-vol records (one JSON object per line, as dom-vol prints them),
+/// each taken as the setting its "for" names.
 /// The output is deterministic given the same inputs and --uuid.
 #[derive(Parser, Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", default)]
@@ -132,7 +135,9 @@ pub struct Args {
     pub paravirt: bool,
 
     /// A disk: PATH[,bus=BUS][,format=raw|qcow2][,device=disk|cdrom|floppy|lun]
-    /// [,target=DEV][,readonly]. Repeatable; the first one is the boot disk.
+    /// [,target=DEV][,readonly]. Repeatable; the first one is the boot disk. PATH may be
+    /// vol=POOL/NAME, a libvirt storage volume (dom-vol makes them); its format is the
+    /// volume's with -c, else qcow2 for a name ending in .qcow2, else raw.
     #[arg(long, value_name = "PATH[,OPT=VAL...]", help_heading = "Devices")]
     pub disk: Vec<String>,
     /// A network interface: network=NAME | bridge=BR | user | none, then [,model=M][,mac=MAC].
@@ -277,10 +282,7 @@ pub fn run(args: Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(
 
 /// Overlays the flags given on the command line on the JSON spec.
 fn merge_spec(cli_args: Args, spec: &cli::Input) -> Result<Args> {
-    let parsed: Value = serde_json::from_str(&spec.text).map_err(|e| json_error(spec, &e))?;
-    let Value::Object(mut merged) = parsed else {
-        return Err(Error::input(&spec.source, "the spec must be a JSON object"));
-    };
+    let mut merged = spec_objects(spec)?;
     let Value::Object(known) = serde_json::to_value(Args::default()).expect("Args serialize")
     else {
         unreachable!("Args is a struct");
@@ -329,6 +331,96 @@ fn merge_spec(cli_args: Args, spec: &cli::Input) -> Result<Args> {
     Ok(args)
 }
 
+/// The spec's JSON objects merged in order (a later key wins): settings, and `dom-vol`
+/// records (one per line, as dom-vol prints them), each taken as the setting its `for`
+/// names: kernel and initrd the volume's host path, disk and install-disk one more
+/// `vol=POOL/NAME`, cdrom `vol=POOL/NAME`.
+fn spec_objects(spec: &cli::Input) -> Result<serde_json::Map<String, Value>> {
+    let mut merged = serde_json::Map::new();
+    let mut any = false;
+    for value in serde_json::Deserializer::from_str(&spec.text).into_iter::<Value>() {
+        let value = value.map_err(|e| json_error(spec, &e))?;
+        let Value::Object(object) = value else {
+            return Err(Error::input(&spec.source, "the spec must be a JSON object"));
+        };
+        any = true;
+        if ["pool", "action", "uri"]
+            .iter()
+            .all(|k| object.contains_key(*k))
+        {
+            add_volume(&mut merged, &object, &spec.source)?;
+        } else {
+            merged.extend(object);
+        }
+    }
+    if !any {
+        return Err(Error::input(&spec.source, "the spec must be a JSON object"));
+    }
+    Ok(merged)
+}
+
+/// A `dom-vol` record as the setting its `for` names.
+fn add_volume(
+    merged: &mut serde_json::Map<String, Value>,
+    record: &serde_json::Map<String, Value>,
+    source: &str,
+) -> Result<()> {
+    let text = |key: &str| record.get(key).and_then(Value::as_str);
+    let (Some(pool), Some(name)) = (text("pool"), text("name")) else {
+        return Err(Error::input(
+            source,
+            "a dom-vol record without \"pool\" or \"name\"",
+        ));
+    };
+    if matches!(text("action"), Some("deleted" | "already-absent")) {
+        return Err(Error::input(
+            source,
+            format!("the dom-vol record of {pool}/{name} says it was deleted"),
+        ));
+    }
+    let reference = format!("vol={pool}/{name}");
+    let Some(setting) = text("for") else {
+        return Err(Error::input(
+            source,
+            format!(
+                "the dom-vol record of {pool}/{name} has no \"for\": dom-vol --for SETTING says which setting it is"
+            ),
+        ));
+    };
+    match setting {
+        "kernel" | "initrd" => {
+            let path = text("path").ok_or_else(|| {
+                Error::input(
+                    source,
+                    format!("the dom-vol record of {pool}/{name} has no \"path\""),
+                )
+            })?;
+            merged.insert(setting.into(), Value::String(path.into()));
+        }
+        "cdrom" => {
+            merged.insert(setting.into(), Value::String(reference));
+        }
+        "disk" | "install-disk" => {
+            let list = merged
+                .entry(setting)
+                .or_insert_with(|| Value::Array(Vec::new()));
+            match list {
+                Value::Array(items) => items.push(Value::String(reference)),
+                other => *other = Value::Array(vec![other.clone(), Value::String(reference)]),
+            }
+        }
+        other => {
+            return Err(Error::input(
+                source,
+                format!(
+                    "the dom-vol record of {pool}/{name} is for \"{other}\": not kernel, initrd, disk, cdrom or install-disk"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn json_error(input: &cli::Input, e: &serde_json::Error) -> Error {
     Error::BadInput {
         location: crate::error::Location {
@@ -349,7 +441,9 @@ fn json_error(input: &cli::Input, e: &serde_json::Error) -> Error {
 /// Missing name, bad values, or an install method the guest cannot use.
 pub fn generate(args: &Args) -> Result<String> {
     check_strings(args)?;
-    let args = paths::absolute(with_extra_args(args.clone())?)?;
+    let mut args = with_extra_args(args.clone())?;
+    volumes::resolve(&mut args)?;
+    let args = paths::absolute(args)?;
     let generated = config::final_config(&args)?;
     let final_xml = generated.xml.clone();
     let media = generated.media.clone();
@@ -529,5 +623,54 @@ mod tests {
         assert_ne!(stable_mac(&u, 0, false), stable_mac(&u, 1, false));
         assert!(stable_mac(&u, 0, false).starts_with("52:54:00:"));
         assert!(config::is_mac(&stable_mac(&u, 3, true)));
+    }
+
+    #[test]
+    fn dom_vol_records_are_the_settings_they_are_for() {
+        let rec = |name: &str, setting: &str| {
+            format!(
+                "{{\"pool\":\"default\",\"name\":\"{name}\",\"path\":\"/host/{name}\",\"uri\":\"qemu:///system\",\"action\":\"uploaded\",\"for\":\"{setting}\"}}\n"
+            )
+        };
+        let text = [
+            "{\"name\": \"vm1\", \"disk\": [\"/host/data.img\"]}\n".to_string(),
+            rec("vmlinuz", "kernel"),
+            rec("initrd.gz", "initrd"),
+            rec("vm1.qcow2", "disk"),
+            rec("debian.iso", "cdrom"),
+            rec("seed.iso", "install-disk"),
+        ]
+        .concat();
+        let input = cli::Input {
+            source: "<stdin>".into(),
+            text,
+        };
+        let args = merge_spec(Args::default(), &input).unwrap();
+        assert_eq!(args.name.as_deref(), Some("vm1"));
+        assert_eq!(args.media.kernel.as_deref(), Some("/host/vmlinuz"));
+        assert_eq!(args.media.initrd.as_deref(), Some("/host/initrd.gz"));
+        assert_eq!(args.disk, ["/host/data.img", "vol=default/vm1.qcow2"]);
+        assert_eq!(args.media.cdrom.as_deref(), Some("vol=default/debian.iso"));
+        assert_eq!(args.media.install_disk, ["vol=default/seed.iso"]);
+
+        for (bad, says) in [
+            (
+                rec("x", "kernel").replace(",\"for\":\"kernel\"", ""),
+                "has no \"for\"",
+            ),
+            (
+                rec("x", "disk").replace("uploaded", "deleted"),
+                "was deleted",
+            ),
+            (rec("x", "bios"), "is for \"bios\""),
+        ] {
+            let input = cli::Input {
+                source: "<stdin>".into(),
+                text: bad,
+            };
+            let e = merge_spec(Args::default(), &input).unwrap_err();
+            assert_eq!(e.exit_code(), 3);
+            assert!(e.to_string().contains(says), "{e}");
+        }
     }
 }

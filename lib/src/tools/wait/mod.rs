@@ -29,7 +29,7 @@ use crate::libvirt::record::{self, Target};
 use console::CONSOLE_DRAIN;
 use evidence::{SCREENSHOT_EVERY, save_screenshot};
 use intake::{Intake, check_one_file_each, read_records};
-use progress::{Progress, TICK};
+use progress::TICK;
 use report::Output;
 use session::{Session, lose};
 
@@ -260,10 +260,7 @@ pub fn run(args: Args, stdin: cli::Stdin, stdout: &mut dyn Write) -> Result<()> 
             abnormal: Vec::new(),
             stalled: Vec::new(),
         },
-        progress: Progress {
-            on: cli::stderr_is_terminal(),
-            drawn: false,
-        },
+        progress: cli::ProgressLine::new(cli::stderr_is_terminal()),
     };
     for target in named {
         sup.admit(Target::arg(target))?;
@@ -293,7 +290,7 @@ struct Supervisor<'a, 'o> {
     /// The records still coming from stdin; `None` once it has ended (or is not read).
     intake: Option<mpsc::Receiver<Intake>>,
     out: Output<'o>,
-    progress: Progress,
+    progress: cli::ProgressLine,
 }
 
 impl Supervisor<'_, '_> {
@@ -322,7 +319,7 @@ impl Supervisor<'_, '_> {
             }
             self.draw_progress();
             let mut wake = next_poll;
-            if self.progress.on {
+            if self.progress.on() {
                 wake = wake.min(now + TICK);
             }
             if let Some(d) = deadline {

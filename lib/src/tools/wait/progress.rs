@@ -4,44 +4,14 @@
 use std::time::Duration;
 
 use super::Supervisor;
-use crate::cli;
 
 /// How often the terminal progress line is redrawn.
 pub(super) const TICK: Duration = Duration::from_secs(1);
 
-/// Clears the terminal progress line when dropped, so it is gone on every exit path.
-pub(super) struct Progress {
-    pub(super) on: bool,
-    pub(super) drawn: bool,
-}
-
-impl Progress {
-    pub(super) fn draw(&mut self, text: &str) {
-        if self.on {
-            let line: String = text.chars().take(99).collect();
-            cli::write_err(&format!("\r\x1b[K{line}"));
-            self.drawn = true;
-        }
-    }
-
-    pub(super) fn clear(&mut self) {
-        if self.on && self.drawn {
-            cli::write_err("\r\x1b[K");
-            self.drawn = false;
-        }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.clear();
-    }
-}
-
 impl Supervisor<'_, '_> {
     /// The progress line: each pending domain with its phase, state, reboots and idle time.
     pub(super) fn draw_progress(&mut self) {
-        if !self.progress.on {
+        if !self.progress.on() {
             return;
         }
         let mut pending: Vec<String> = self
