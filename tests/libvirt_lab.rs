@@ -76,17 +76,7 @@ impl Lab {
 
     /// `virsh -q -c URI ARGS` on this lab; what it printed.
     fn virsh(&self, args: &[&str]) -> String {
-        let out = Command::new("virsh")
-            .args(["-q", "-c", &self.uri])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "virsh {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        common::lab::virsh(&self.uri, args)
     }
 
     fn conn(&self) -> Conn {

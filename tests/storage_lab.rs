@@ -42,17 +42,7 @@ impl Lab {
     }
 
     fn virsh(&self, args: &[&str]) -> String {
-        let out = Command::new("virsh")
-            .args(["-q", "-c", &self.uri])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "virsh {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        common::lab::virsh(&self.uri, args)
     }
 
     /// The names of the pool's volumes, as libvirt lists them.

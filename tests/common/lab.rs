@@ -86,6 +86,21 @@ pub fn bin(tool: &str) -> &'static str {
     }
 }
 
+/// `virsh -q -c URI ARGS`, which must succeed; what it printed.
+pub fn virsh(uri: &str, args: &[&str]) -> String {
+    let out = Command::new("virsh")
+        .args(["-q", "-c", uri])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "virsh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A tool with `args` and its streams piped; LIBVIRT_DEFAULT_URI is cleared so only `-c`
 /// or the records decide the connection.
 pub fn tool_command(name: &str, args: &[&str]) -> Command {
