@@ -381,3 +381,74 @@ fn hostile_servers_are_refused_in_one_line() {
         &out,
     );
 }
+
+/// A lab daemon for one test: stopped when dropped; its folder kept (and named) when the
+/// test fails.
+struct LabDaemon {
+    dir: PathBuf,
+    uri: String,
+}
+
+impl Drop for LabDaemon {
+    fn drop(&mut self) {
+        let _ = Command::new(common::lab::repo().join("tests/lab/libvirtd.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
+        if thread::panicking() {
+            eprintln!("lab folder kept: {}", self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+#[test]
+fn what_extract_fetched_boots_the_lab_installer() {
+    let (kernel, initrd) = guest_files();
+    let base = serve(debian_routes(&kernel, &initrd, None));
+    let (dir, uri) = common::lab::start("dkt");
+    let lab = LabDaemon { dir, uri };
+    let domtype = common::lab::script("domtype", &lab.dir);
+    let boot = lab.dir.join("boot");
+    let spec = json(&extract(&format!("{base}{DEBIAN}"), &boot));
+
+    let disk = common::lab::disk(&lab.dir, "tree");
+    let mut full = spec.clone();
+    full["name"] = "tree".into();
+    full["memory"] = "256MiB".into();
+    full["disk"] = serde_json::json!([format!("{},format=raw", disk.display())]);
+    let spec_file = lab.dir.join("spec.json");
+    fs::write(&spec_file, full.to_string()).unwrap();
+    let serial = lab.dir.join("tree.serial");
+    let serial_arg = format!("file={}", serial.display());
+    let fin = common::lab::tool_ok(
+        "domxml-gen",
+        &[
+            "--spec",
+            spec_file.to_str().unwrap(),
+            "--type",
+            &domtype,
+            "--serial",
+            &serial_arg,
+            "--graphics",
+            "none",
+        ],
+        "",
+    );
+    let install = common::lab::tool_ok("domxml-rewrite", &["--to", "install"], &fin);
+    assert!(install.contains(&format!(
+        "<kernel>{}</kernel>",
+        boot.join("linux").display()
+    )));
+    let c = ["-c", lab.uri.as_str()];
+    common::lab::tool_ok("dom-define", &c, &fin);
+    let created = common::lab::tool_ok("dom-create", &c, &install);
+    // Generous: a TCG boot on a loaded machine.
+    common::lab::tool_ok("dom-wait-shutdown", &["--timeout", "300"], &created);
+    let console = fs::read_to_string(&serial).unwrap_or_default();
+    assert!(
+        console.contains("DOMKIT-INSTALLER: disk written"),
+        "serial: {console}"
+    );
+}
