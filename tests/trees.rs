@@ -322,6 +322,18 @@ fn a_treeinfo_tree_in_a_directory_and_over_http() {
 }
 
 #[test]
+fn a_debian_tree_without_sha256sums_is_found_by_its_kernel() {
+    let (kernel, initrd) = guest_files();
+    let mut routes = debian_routes(&kernel, &initrd, None);
+    routes.remove(&format!("{DEBIAN}current/images/SHA256SUMS"));
+    let base = serve(routes);
+    let out = scratch("unsummed").join("boot");
+    json(&extract(&format!("{base}{DEBIAN}"), &out));
+    assert_eq!(fs::read(out.join("linux")).unwrap(), kernel);
+    assert_eq!(fs::read(out.join("initrd.gz")).unwrap(), initrd);
+}
+
+#[test]
 fn a_checksum_mismatch_writes_nothing() {
     let (kernel, initrd) = guest_files();
     let mut wrong = initrd.clone();
