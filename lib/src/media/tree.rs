@@ -287,7 +287,41 @@ fn redirect_target(from: &str, location: &str) -> Result<String> {
             format!("{}{location}", &from[..dir_end])
         }
     };
-    Ok(target)
+    Ok(without_dot_segments(&target))
+}
+
+/// `url` with its path's `.` and `..` segments resolved (RFC 3986 5.2.4), as a browser
+/// resolves a relative redirect; `..` never climbs above the root.
+fn without_dot_segments(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let Some(path_start) = url[after_scheme..].find('/').map(|i| after_scheme + i) else {
+        return url.to_string();
+    };
+    let (path, query) = url[path_start..]
+        .split_once('?')
+        .map_or((&url[path_start..], None), |(p, q)| (p, Some(q)));
+    let mut kept: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    for (index, segment) in segments.iter().enumerate() {
+        let last = index + 1 == segments.len();
+        match *segment {
+            "." | ".." => {
+                if *segment == ".." {
+                    kept.pop();
+                }
+                if last {
+                    kept.push("");
+                }
+            }
+            other => kept.push(other),
+        }
+    }
+    let mut out = format!("{}/{}", &url[..path_start], kept.join("/"));
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
 }
 
 /// Finds the kernel and initrd of the tree: `.treeinfo` first (as virt-install), then
@@ -451,6 +485,10 @@ mod tests {
         let to = |l| redirect_target(from, l).map_err(|e| e.to_string());
         assert_eq!(to("/y/z").unwrap(), "http://a.example/y/z");
         assert_eq!(to("z").unwrap(), "http://a.example/d/x/z");
+        assert_eq!(to("../y/./z").unwrap(), "http://a.example/d/y/z");
+        assert_eq!(to("../../../../z").unwrap(), "http://a.example/z");
+        assert_eq!(to("..").unwrap(), "http://a.example/d/");
+        assert_eq!(to("/a/b/../c?q=1").unwrap(), "http://a.example/a/c?q=1");
         assert_eq!(to("//b.example/q").unwrap(), "http://b.example/q");
         assert_eq!(to("HTTPS://b.example/q").unwrap(), "https://b.example/q");
         for bad in ["file:///etc/passwd", "ftp://b.example/q", "gopher:x", "a b"] {
