@@ -51,18 +51,7 @@ impl Lab {
 
     /// A fresh, empty 64 MiB disk image the daemon's user may write.
     fn disk(&self, name: &str) -> PathBuf {
-        let path = self.dir.join(format!("{name}.raw"));
-        let file = std::fs::File::create(&path).unwrap();
-        file.set_len(64 << 20).unwrap();
-        if is_root() {
-            let status = Command::new("chown")
-                .arg("domkit-lab:")
-                .arg(&path)
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-        path
+        common::lab::disk(&self.dir, name)
     }
 
     fn serial(&self, name: &str) -> String {
@@ -152,13 +141,6 @@ fn post_mortem(dir: &Path) -> String {
         _ => out += "--- kernel messages: dmesg not readable here\n",
     }
     out
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
 /// How the lab guest is installed.

@@ -440,14 +440,7 @@ fn a_directory_or_fifo_is_not_uploaded() {
 
 /// Runs a domkit tool with `stdin`; exit status 0 expected.
 fn tool(name: &str, args: &[&str], stdin: &str) -> String {
-    let child = common::lab::spawn_tool(name, args, stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{name} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::lab::tool_ok(name, args, stdin)
 }
 
 /// The documented flow, from local files only: the disk made and the install media

@@ -27,17 +27,17 @@ end
 complete -c dom-media -n "__fish_dom_media_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dom-media -n "__fish_dom_media_needs_command" -s V -l version -d 'Print version'
 complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "inspect" -d 'Print the ISO\'s identity, matching osinfo OS and kernel/initrd paths as JSON'
-complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "extract" -d 'Copy the ISO\'s kernel and initrd into DIR; print them as domxml-gen spec JSON'
+complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "extract" -d 'Copy the kernel and initrd of an ISO or install tree into DIR; print them as domxml-gen spec JSON'
 complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "inject" -d 'Copy an initrd with files added (a newc cpio archive appended); print it as JSON'
 complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "image" -d 'Write files onto an ISO 9660 or FAT image with a volume label (install-only media)'
 complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "seed" -d 'Write a cloud-init NoCloud seed image (label cidata)'
 complete -c dom-media -n "__fish_dom_media_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dom-media -n "__fish_dom_media_using_subcommand inspect" -s h -l help -d 'Print help'
-complete -c dom-media -n "__fish_dom_media_using_subcommand extract" -l kernel -d 'The kernel\'s path inside the ISO, instead of the one inspect finds' -r
-complete -c dom-media -n "__fish_dom_media_using_subcommand extract" -l initrd -d 'The initrd\'s path inside the ISO, instead of the one inspect finds' -r
+complete -c dom-media -n "__fish_dom_media_using_subcommand extract" -l kernel -d 'The kernel\'s path inside the ISO or tree, instead of the one inspect finds' -r
+complete -c dom-media -n "__fish_dom_media_using_subcommand extract" -l initrd -d 'The initrd\'s path inside the ISO or tree, instead of the one inspect finds' -r
 complete -c dom-media -n "__fish_dom_media_using_subcommand extract" -l force -d 'Replace files of the same names in DIR (never by following a symlink)'
-complete -c dom-media -n "__fish_dom_media_using_subcommand extract" -l no-iso -d 'Leave out "install-disk" (the ISO itself as install-only CD-ROM, which most installers need to find their packages)'
-complete -c dom-media -n "__fish_dom_media_using_subcommand extract" -l no-cmdline -d 'Leave out "cmdline" (the ISO boot menu\'s command line for this kernel)'
+complete -c dom-media -n "__fish_dom_media_using_subcommand extract" -l no-iso -d 'Leave out "install-disk" (the ISO itself as install-only CD-ROM, which most installers need to find their packages); a tree has none'
+complete -c dom-media -n "__fish_dom_media_using_subcommand extract" -l no-cmdline -d 'Leave out "cmdline" (the ISO boot menu\'s command line for this kernel; for a .treeinfo tree over HTTP, inst.repo=URL, or install=URL for openSUSE)'
 complete -c dom-media -n "__fish_dom_media_using_subcommand extract" -s h -l help -d 'Print help'
 complete -c dom-media -n "__fish_dom_media_using_subcommand inject" -s o -l output -d 'Write the new initrd to OUT (through a temporary file renamed into place)' -r -F
 complete -c dom-media -n "__fish_dom_media_using_subcommand inject" -l force -d 'Replace an existing OUT'
@@ -59,7 +59,7 @@ fat\t'FAT with long names (attach as a disk)'"
 complete -c dom-media -n "__fish_dom_media_using_subcommand seed" -s o -l output -d 'Write the image to FILE (replaced atomically) and print its domxml-gen spec JSON; without it the image goes to stdout, which must not be a terminal' -r -F
 complete -c dom-media -n "__fish_dom_media_using_subcommand seed" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract inject image seed help" -f -a "inspect" -d 'Print the ISO\'s identity, matching osinfo OS and kernel/initrd paths as JSON'
-complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract inject image seed help" -f -a "extract" -d 'Copy the ISO\'s kernel and initrd into DIR; print them as domxml-gen spec JSON'
+complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract inject image seed help" -f -a "extract" -d 'Copy the kernel and initrd of an ISO or install tree into DIR; print them as domxml-gen spec JSON'
 complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract inject image seed help" -f -a "inject" -d 'Copy an initrd with files added (a newc cpio archive appended); print it as JSON'
 complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract inject image seed help" -f -a "image" -d 'Write files onto an ISO 9660 or FAT image with a volume label (install-only media)'
 complete -c dom-media -n "__fish_dom_media_using_subcommand help; and not __fish_seen_subcommand_from inspect extract inject image seed help" -f -a "seed" -d 'Write a cloud-init NoCloud seed image (label cidata)'

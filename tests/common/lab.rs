@@ -71,6 +71,30 @@ pub fn guest() -> PathBuf {
     Path::new(first).parent().unwrap().to_path_buf()
 }
 
+/// Whether the tests run as root (the lab daemon then runs as the user domkit-lab).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// A fresh, empty 64 MiB disk image `DIR/NAME.raw` the lab daemon's user may write.
+pub fn disk(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.raw"));
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(64 << 20).unwrap();
+    if is_root() {
+        let status = Command::new("chown")
+            .arg("domkit-lab:")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    path
+}
+
 /// The path of a domkit binary.
 pub fn bin(tool: &str) -> &'static str {
     match tool {
@@ -118,6 +142,18 @@ pub fn tool_command(name: &str, args: &[&str]) -> Command {
 /// waiting for it.
 pub fn spawn_tool(name: &str, args: &[&str], stdin: &str) -> std::process::Child {
     spawn_with_stdin(tool_command(name, args), stdin)
+}
+
+/// Runs a tool as `tool_command` makes it, with `stdin`, to its end; exit status 0
+/// expected. Its stdout.
+pub fn tool_ok(name: &str, args: &[&str], stdin: &str) -> String {
+    let out = spawn_tool(name, args, stdin).wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{name} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Starts a prepared command, its stdin written and closed, its output piped.

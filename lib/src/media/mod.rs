@@ -8,6 +8,7 @@ pub mod iso9660;
 pub mod isowrite;
 pub mod layout;
 pub mod seed;
+pub mod tree;
 
 use std::fs::File;
 use std::io::{self, BufReader};

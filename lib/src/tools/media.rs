@@ -17,11 +17,12 @@ use crate::media::initrd;
 use crate::media::iso9660::{Iso, IsoError, Volume};
 use crate::media::layout::{self, Boot};
 use crate::media::seed;
+use crate::media::tree::{self, Tree};
 use crate::media::{db_error, iso_error, media_ids, open_iso};
 use crate::osinfo::{self, Db, DbError};
 
 /// Examples shown by `--help` and in the man page.
-pub const EXAMPLES: &str = "Examples:\n  dom-media inspect debian-12.5.0-amd64-netinst.iso\n  dom-media extract faicd.iso /var/lib/libvirt/boot/vm1 > media.json\n  dom-media inject initrd.gz preseed.cfg -o initrd-preseed.gz\n  dom-media image --label OEMDRV ks.cfg -o vm1-oemdrv.iso\n  dom-media seed --user-data user-data.yaml --hostname vm1 -o vm1-seed.iso\n  domxml-gen --name vm1 --disk vm1.qcow2 --cdrom cloud.iso --install-disk vm1-seed.iso";
+pub const EXAMPLES: &str = "Examples:\n  dom-media inspect debian-12.5.0-amd64-netinst.iso\n  dom-media extract faicd.iso /var/lib/libvirt/boot/vm1 > media.json\n  dom-media extract http://deb.debian.org/debian/dists/bookworm/main/installer-amd64/ boot/\n  dom-media inject initrd.gz preseed.cfg -o initrd-preseed.gz\n  dom-media image --label OEMDRV ks.cfg -o vm1-oemdrv.iso\n  dom-media seed --user-data user-data.yaml --hostname vm1 -o vm1-seed.iso\n  domxml-gen --name vm1 --disk vm1.qcow2 --cdrom cloud.iso --install-disk vm1-seed.iso";
 
 /// Install media: inspect install ISOs, extract their kernel and initrd, make cloud-init
 /// seeds.
@@ -33,14 +34,18 @@ pub const EXAMPLES: &str = "Examples:\n  dom-media inspect debian-12.5.0-amd64-n
 /// matched osinfo media entry's paths; else the ISO's GRUB or ISOLINUX menu, which also
 /// gives the command line). `extract` copies that kernel and initrd into
 /// a directory and prints JSON whose keys are domxml-gen's flags ("kernel", "initrd",
-/// "cmdline", "install-disk"), so it can be a `domxml-gen --spec`. `inject` adds files to
+/// "cmdline", "install-disk"), so it can be a `domxml-gen --spec`; it also takes an
+/// install tree (virt-install's --location: a directory or an http(s):// URL, Debian/Ubuntu
+/// installer layout or .treeinfo) and checks the SHA-256 sums the tree publishes.
+/// `inject` adds files to
 /// a copy of an initrd (as virt-install's --initrd-inject: a preseed, a kickstart).
 /// `image` writes files onto an ISO 9660 or FAT image under a volume label (Windows'
 /// autounattend.xml on a second CD, RHEL's OEMDRV), and `seed` a cloud-init NoCloud seed
 /// (label cidata): both to attach as install-only media.
 ///
-/// ISO images are read as untrusted data: damaged or hostile images are refused with
-/// exit status 3, and nothing is ever written outside the target directory.
+/// ISO images and trees are read as untrusted data: damaged or hostile images, checksum
+/// mismatches, oversized files, HTTP failures and redirects to another scheme are refused
+/// with exit status 3, and nothing is written (never outside the target directory).
 #[derive(Debug, Parser)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
@@ -54,7 +59,8 @@ pub struct Args {
 pub enum Command {
     /// Print the ISO's identity, matching osinfo OS and kernel/initrd paths as JSON.
     Inspect(InspectArgs),
-    /// Copy the ISO's kernel and initrd into DIR; print them as domxml-gen spec JSON.
+    /// Copy the kernel and initrd of an ISO or install tree into DIR; print them as
+    /// domxml-gen spec JSON.
     Extract(ExtractArgs),
     /// Copy an initrd with files added (a newc cpio archive appended); print it as JSON.
     Inject(InjectArgs),
@@ -118,26 +124,32 @@ pub struct InspectArgs {
 /// `dom-media extract`.
 #[derive(Debug, clap::Args)]
 pub struct ExtractArgs {
-    /// The install ISO image.
-    #[arg(value_name = "ISO")]
+    /// The install ISO image, or an install tree: a directory or an http:// or https://
+    /// URL holding a .treeinfo (Fedora, RHEL, CentOS, openSUSE) or Debian/Ubuntu's
+    /// installer (.../dists/SUITE/main/installer-ARCH/). A tree's published SHA-256 sums
+    /// are checked; a tree's kernel or initrd may hold at most 1 GiB, its .treeinfo or
+    /// SHA256SUMS 1 MiB; redirects are followed only within a scheme or from http to
+    /// https.
+    #[arg(value_name = "ISO|DIR|URL")]
     pub iso: PathBuf,
     /// Directory to copy the kernel and initrd into (created if missing).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// The kernel's path inside the ISO, instead of the one inspect finds.
+    /// The kernel's path inside the ISO or tree, instead of the one inspect finds.
     #[arg(long, value_name = "PATH", requires = "initrd")]
     pub kernel: Option<String>,
-    /// The initrd's path inside the ISO, instead of the one inspect finds.
+    /// The initrd's path inside the ISO or tree, instead of the one inspect finds.
     #[arg(long, value_name = "PATH", requires = "kernel")]
     pub initrd: Option<String>,
     /// Replace files of the same names in DIR (never by following a symlink).
     #[arg(long)]
     pub force: bool,
     /// Leave out "install-disk" (the ISO itself as install-only CD-ROM, which most
-    /// installers need to find their packages).
+    /// installers need to find their packages); a tree has none.
     #[arg(long)]
     pub no_iso: bool,
-    /// Leave out "cmdline" (the ISO boot menu's command line for this kernel).
+    /// Leave out "cmdline" (the ISO boot menu's command line for this kernel; for a
+    /// .treeinfo tree over HTTP, inst.repo=URL, or install=URL for openSUSE).
     #[arg(long)]
     pub no_cmdline: bool,
 }
@@ -286,6 +298,9 @@ fn safe_basename(inside: &str) -> Option<&str> {
 
 fn extract(args: &ExtractArgs, stdout: &mut dyn Write) -> Result<()> {
     let iso_source = args.iso.display().to_string();
+    if tree::is_url(&iso_source) || args.iso.is_dir() {
+        return extract_tree(args, &iso_source, stdout);
+    }
     let mut iso = open_iso(&args.iso)?;
     let (kernel, initrd, cmdline) = match (&args.kernel, &args.initrd) {
         (Some(k), Some(i)) => {
@@ -340,26 +355,57 @@ fn extract(args: &ExtractArgs, stdout: &mut dyn Write) -> Result<()> {
         })?;
         sources.push((entry, name.to_string()));
     }
-    if sources[0].1 == sources[1].1 {
+    let names: Vec<String> = sources.iter().map(|(_, n)| n.clone()).collect();
+    let targets = place_files(args, &names, &mut |index, out, temp| {
+        iso.copy_to(&sources[index].0, out)
+            .map(drop)
+            .map_err(|e| match e {
+                IsoError::Io(io_err) if io_err.kind() != io::ErrorKind::UnexpectedEof => {
+                    Error::io(&temp.display().to_string(), io_err)
+                }
+                other => iso_error(&args.iso, other),
+            })
+    })?;
+
+    let mut spec = boot_spec(args, &targets, cmdline);
+    if !args.no_iso {
+        let iso_path = fs::canonicalize(&args.iso).map_err(|e| Error::io(&iso_source, e))?;
+        spec.insert(
+            "install-disk".into(),
+            json!([install_disk(&iso_path, "cdrom")?]),
+        );
+    }
+    let text = serde_json::to_string(&Value::Object(spec)).expect("JSON values serialize");
+    cli::write_out(stdout, &format!("{text}\n"))
+}
+
+/// Writes each of `names` into extract's DIR through `write` (given the file's index, its
+/// writer and temporary path): all to temporary names first, then all put in place, so
+/// that a failure half-way (a damaged image, a checksum mismatch) leaves DIR as it was.
+/// Returns the targets.
+fn place_files(
+    args: &ExtractArgs,
+    names: &[String],
+    write: &mut dyn FnMut(usize, &mut dyn Write, &Path) -> Result<()>,
+) -> Result<Vec<PathBuf>> {
+    if names[0] == names[1] {
         return Err(Error::input(
-            &iso_source,
-            format!("kernel and initrd are both named {}", sources[0].1),
+            &args.iso.display().to_string(),
+            format!("kernel and initrd are both named {}", names[0]),
         ));
     }
     let dir_source = args.dir.display().to_string();
     fs::create_dir_all(&args.dir).map_err(|e| Error::io(&dir_source, e))?;
     let dir = fs::canonicalize(&args.dir).map_err(|e| Error::io(&dir_source, e))?;
-    let targets: Vec<PathBuf> = sources.iter().map(|(_, n)| dir.join(n)).collect();
+    let targets: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
     if !args.force {
         for t in &targets {
             refuse_existing(t)?;
         }
     }
-    // Copy both to temporary names first, then put both in place: a failure half-way
-    // leaves DIR as it was.
     let mut temps = Vec::new();
     let result = (|| {
-        for ((entry, name), _) in sources.iter().zip(&targets) {
+        for (index, name) in names.iter().enumerate() {
             let temp = dir.join(format!(".{name}.dom-media-{}", std::process::id()));
             let mut file = OpenOptions::new()
                 .write(true)
@@ -368,12 +414,7 @@ fn extract(args: &ExtractArgs, stdout: &mut dyn Write) -> Result<()> {
                 .map_err(|e| Error::io(&temp.display().to_string(), e))?;
             temps.push(temp.clone());
             let mut out = io::BufWriter::with_capacity(1 << 20, &mut file);
-            iso.copy_to(entry, &mut out).map_err(|e| match e {
-                IsoError::Io(io_err) if io_err.kind() != io::ErrorKind::UnexpectedEof => {
-                    Error::io(&temp.display().to_string(), io_err)
-                }
-                other => iso_error(&args.iso, other),
-            })?;
+            write(index, &mut out, &temp)?;
             out.flush()
                 .map_err(|e| Error::io(&temp.display().to_string(), e))?;
         }
@@ -391,23 +432,123 @@ fn extract(args: &ExtractArgs, stdout: &mut dyn Write) -> Result<()> {
     for temp in &temps {
         let _ = fs::remove_file(temp);
     }
-    result?;
+    result.map(|()| targets)
+}
 
+/// `extract` from an install tree (a directory or an http(s):// URL): the tree's kernel
+/// and initrd, checked against the SHA-256 sums it publishes.
+fn extract_tree(args: &ExtractArgs, location: &str, stdout: &mut dyn Write) -> Result<()> {
+    let tree = Tree::open(location)?;
+    let found = tree::find(&tree)?;
+    let (paths, sha256, cmdline) = match (&args.kernel, &args.initrd, found) {
+        (Some(k), Some(i), found) => {
+            let sums = found.map(|f| f.sha256).unwrap_or_default();
+            let relative = |p: &String| p.trim_start_matches('/').to_string();
+            ([relative(k), relative(i)], sums, None)
+        }
+        (_, _, Some(f)) => ([f.kernel, f.initrd], f.sha256, f.cmdline),
+        (_, _, None) => {
+            return Err(Error::input(
+                &tree.name(),
+                "no install tree: no .treeinfo and no Debian/Ubuntu installer layout (current/images/netboot/); name the files with --kernel and --initrd",
+            ));
+        }
+    };
+    let mut names = Vec::new();
+    for inside in &paths {
+        let name = safe_basename(inside).ok_or_else(|| {
+            Error::input(
+                &tree.name(),
+                format!(
+                    "{inside}: not a file name dom-media writes (letters, digits, . _ - + only)"
+                ),
+            )
+        })?;
+        names.push(name.to_string());
+    }
+    let targets = place_files(args, &names, &mut |index, out, temp| {
+        let inside = &paths[index];
+        let shown = format!("{}{inside}", tree.shown_base());
+        let (mut reader, length) = tree
+            .open_file(inside)?
+            .ok_or_else(|| Error::input(&shown, "not found in the tree"))?;
+        if length.is_some_and(|l| l > tree::MAX_IMAGE) {
+            return Err(tree::too_large(&shown, tree::MAX_IMAGE));
+        }
+        let mut hashing = Hashing {
+            inner: out,
+            hasher: sha2::Sha256::default(),
+            written: 0,
+        };
+        copy_hashing(
+            &mut reader,
+            &mut hashing,
+            tree::MAX_IMAGE,
+            &mut |failure| match failure {
+                Failure::Read(e) => tree::fetch_error(&shown, e),
+                Failure::Write(e) => Error::io(&temp.display().to_string(), e),
+                Failure::TooLarge => tree::too_large(&shown, tree::MAX_IMAGE),
+            },
+        )?;
+        let got = hex_digest(hashing.hasher);
+        match sha256.get(inside) {
+            Some(want) if *want != got => Err(Error::input(
+                &shown,
+                format!("SHA-256 {got} does not match the tree's published {want}"),
+            )),
+            _ => Ok(()),
+        }
+    })?;
+    let spec = boot_spec(args, &targets, cmdline);
+    let text = serde_json::to_string(&Value::Object(spec)).expect("JSON values serialize");
+    cli::write_out(stdout, &format!("{text}\n"))
+}
+
+/// extract's JSON for the kernel and initrd it wrote: domxml-gen's "kernel", "initrd"
+/// and, unless --no-cmdline, "cmdline".
+fn boot_spec(
+    args: &ExtractArgs,
+    targets: &[PathBuf],
+    cmdline: Option<String>,
+) -> Map<String, Value> {
     let mut spec = Map::new();
     spec.insert("kernel".into(), json!(targets[0].display().to_string()));
     spec.insert("initrd".into(), json!(targets[1].display().to_string()));
     if let (false, Some(c)) = (args.no_cmdline, cmdline) {
         spec.insert("cmdline".into(), json!(c));
     }
-    if !args.no_iso {
-        let iso_path = fs::canonicalize(&args.iso).map_err(|e| Error::io(&iso_source, e))?;
-        spec.insert(
-            "install-disk".into(),
-            json!([install_disk(&iso_path, "cdrom")?]),
-        );
+    spec
+}
+
+/// Why [`copy_hashing`] stopped.
+enum Failure {
+    Read(io::Error),
+    Write(io::Error),
+    TooLarge,
+}
+
+/// Copies `reader` through `out` in 1 MiB chunks, refusing more than `limit` bytes in
+/// all; `error` says what a failure means for the caller.
+fn copy_hashing(
+    reader: &mut dyn Read,
+    out: &mut Hashing<'_>,
+    limit: u64,
+    error: &mut dyn FnMut(Failure) -> Error,
+) -> Result<()> {
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(error(Failure::Read(e))),
+        };
+        if out.written.saturating_add(n as u64) > limit {
+            return Err(error(Failure::TooLarge));
+        }
+        out.write_all(&chunk[..n])
+            .map_err(|e| error(Failure::Write(e)))?;
     }
-    let text = serde_json::to_string(&Value::Object(spec)).expect("JSON values serialize");
-    cli::write_out(stdout, &format!("{text}\n"))
 }
 
 /// An `--install-disk` value for `path`: domxml-gen splits options at commas, so a path
@@ -668,16 +809,16 @@ fn inject(args: &InjectArgs, stdout: &mut dyn Write) -> Result<()> {
         };
         base.seek(io::SeekFrom::Start(0))
             .map_err(|e| Error::io(&initrd_source, e))?;
-        let mut chunk = vec![0u8; 1 << 20];
-        loop {
-            let n = match base.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io(&initrd_source, e)),
-            };
-            hashing.write_all(&chunk[..n]).map_err(written)?;
-        }
+        copy_hashing(
+            &mut base,
+            &mut hashing,
+            u64::MAX,
+            &mut |failure| match failure {
+                Failure::Read(e) => Error::io(&initrd_source, e),
+                Failure::Write(e) => written(e),
+                Failure::TooLarge => unreachable!("no limit"),
+            },
+        )?;
         // Linux looks for the next archive's header at a multiple of 4 bytes from the
         // initrd's start, skipping zeros.
         let padding = vec![0u8; (hashing.written.next_multiple_of(4) - hashing.written) as usize];
