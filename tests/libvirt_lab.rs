@@ -2383,6 +2383,73 @@ fn remote_volumes(remote: &Remote) -> Vec<String> {
     names
 }
 
+/// The ssh connection is cut while `dom-vol upload` sends a file to the ssh host (the
+/// upload seen in flight by its `.dk-partial` stamp volume): the upload fails, the volume
+/// is left marked unfinished and never stamped complete, and the re-run sends it again
+/// and stamps it complete, its bytes the file's.
+#[test]
+fn an_upload_cut_off_by_the_ssh_connection_completes_when_run_again() {
+    let remote = Remote::start();
+    let image = remote.client("big.img");
+    // 2 GiB holding 512 MiB of data: the upload is still sending when the cut lands.
+    let file = std::fs::File::create(&image).unwrap();
+    file.set_len(2 << 30).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let chunk: Vec<u8> = (0..1 << 20).map(|_| xorshift(&mut state) as u8).collect();
+    for mib in 0..512u64 {
+        let mut data = chunk.clone();
+        data[..8].copy_from_slice(&mib.to_le_bytes());
+        std::os::unix::fs::FileExt::write_all_at(&file, &data, (mib * 4) << 20).unwrap();
+    }
+    drop(file);
+    let image_arg = image.to_str().unwrap();
+    let upload = spawn_tool("dom-vol", &["-c", &remote.uri, "upload", image_arg], "");
+    let partial = "big.img.dk-partial".to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !remote_volumes(&remote).contains(&partial) {
+        assert!(Instant::now() < deadline, "the upload never began");
+        std::thread::sleep(Duration::from_millis(20)); // poll interval, not synchronisation
+    }
+    let cut: usize = script("remote.sh", "cut", &remote.dir).parse().unwrap();
+    assert!(cut >= 1, "no ssh connection to cut");
+    let failed = finish(upload);
+    assert_ne!(
+        failed.code, 0,
+        "the upload finished before the cut: {failed:?}"
+    );
+    assert!(failed.stdout.is_empty(), "{failed:?}");
+    assert_eq!(failed.stderr.lines().count(), 1, "{failed:?}");
+    let vols = remote_volumes(&remote);
+    assert!(vols.contains(&partial), "{vols:?}");
+    assert!(!vols.iter().any(|v| v.contains("dk-sha256")), "{vols:?}");
+
+    let rerun = remote_vol(&remote, &["upload", image_arg]);
+    assert_eq!(rerun["action"], "uploaded", "{rerun}");
+    assert_eq!(rerun["capacity"], 2u64 << 30);
+    let vols = remote_volumes(&remote);
+    assert!(!vols.contains(&partial), "{vols:?}");
+    assert_eq!(
+        vols.iter()
+            .filter(|v| v.starts_with("big.img.dk-sha256-"))
+            .count(),
+        1,
+        "{vols:?}"
+    );
+    // The host admin's look: the volume holds the file's bytes.
+    let same = Command::new("cmp")
+        .arg("-s")
+        .arg(&image)
+        .arg(remote.dir.join("d/pool/big.img"))
+        .status()
+        .unwrap();
+    assert!(same.success(), "the re-run's volume differs from the file");
+    // A third run finds it complete and sends nothing.
+    assert_eq!(
+        remote_vol(&remote, &["upload", image_arg])["action"],
+        "exists"
+    );
+}
+
 /// The ssh connection of the waiter is cut while the installer runs (its sshd session
 /// killed, as a network drop or an sshd restart would): the waiter reconnects, follows
 /// the console again and reports the installer's clean stop.
