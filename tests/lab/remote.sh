@@ -48,6 +48,10 @@
 #   DIR/d        domkit-remote, 0700: the daemon's lab folder (tests/lab/libvirtd.sh)
 #   DIR/d/img    domkit-remote, 0700: the "remote host's disk", where a test places guest
 #                media and disks for the remote daemon
+#   DIR/d/pool   domkit-remote, 0700: the target of the daemon's dir pool "default",
+#                defined and started (autostart on) at start as the host's admin would:
+#                a session daemon's home cannot be learnt through libvirt, so dom-vol's
+#                default pool must exist on such a host (lib/src/storage/pool.rs)
 # What is enforced: the daemon's user (domkit-remote) cannot read DIR/ssh or DIR/client,
 # nor the local lab daemon's user (domkit-lab) DIR/d; domkit-lab and every other user
 # but root cannot read DIR/d. What is not: the client runs as root in CI, and root reads
@@ -214,6 +218,22 @@ launch_sshd() {
   die "sshd did not start; see $dir/ssh/sshd.log"
 }
 
+# define_pool DIR: the daemon's "default" dir pool in DIR/d/pool, through its local socket
+# (the host admin's virsh, not the ssh connection); kept when already defined, started
+# when not running. Autostart: a restarted daemon has it at once.
+define_pool() {
+  local uri target="$1/d/pool"
+  uri=$(daemon uri "$1")
+  if ! virsh -q -c "$uri" pool-info default >/dev/null 2>&1; then
+    virsh -q -c "$uri" pool-define-as default dir --target "$target" >/dev/null
+    virsh -q -c "$uri" pool-build default >/dev/null
+    virsh -q -c "$uri" pool-autostart default >/dev/null
+  fi
+  if ! virsh -q -c "$uri" pool-info default | grep -q '^State: *running'; then
+    virsh -q -c "$uri" pool-start default >/dev/null
+  fi
+}
+
 answers_over_ssh() {
   timeout 20 virsh -q -c "$(full_uri "$1")" version >/dev/null 2>&1
 }
@@ -236,6 +256,7 @@ cmd_start() {
   mkdir -p "$dir/d/img"
   chown "$REMOTE_USER:$REMOTE_USER" "$dir/d/img"
   chmod 0700 "$dir/d/img"
+  define_pool "$dir"
   launch_sshd "$dir"
   await_or_stop "$START_DEADLINE" "$dir" \
     "the daemon did not answer over ssh within ${START_DEADLINE}s; see $dir/ssh/sshd.log" \
