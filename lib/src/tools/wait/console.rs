@@ -24,11 +24,13 @@ pub(super) const LINE_MAX: usize = 4096;
 /// Before a running domain's console is followed: one whose console libvirt cannot follow
 /// (only a pty can be) is refused in one line when --expect, --fail-on or --console-log
 /// needs it, rather than failing once attached; one without a screen is named once on
-/// stderr for --screenshot.
+/// stderr for --screenshot. The domain is looked up (by `key`, named `shown` if libvirt
+/// cannot say its name) only when one of those flags is given: without them a record's
+/// first look costs nothing more.
 ///
 /// # Errors
 /// `BadInput` naming the domain and the flag that needs a pty console.
-pub(super) fn check_offers(args: &Args, conn: &Conn, dom: &Domain, name: &str) -> Result<()> {
+pub(super) fn check_offers(args: &Args, conn: &Conn, key: &str, shown: &str) -> Result<()> {
     let console_flag = [
         ("--expect", args.expect.is_some()),
         ("--fail-on", args.fail_on.is_some()),
@@ -39,7 +41,12 @@ pub(super) fn check_offers(args: &Args, conn: &Conn, dom: &Domain, name: &str) -
     if console_flag.is_none() && args.screenshot.is_none() {
         return Ok(());
     }
-    let Ok(offers) = console::Offers::of(dom) else {
+    // Gone since its state was read: its stop is the first look's to report.
+    let Ok(dom) = conn.lookup(key) else {
+        return Ok(());
+    };
+    let name = dom.name().unwrap_or_else(|_| shown.to_string());
+    let Ok(offers) = console::Offers::of(&dom) else {
         return Ok(());
     };
     if let Some(flag) = console_flag

@@ -194,10 +194,7 @@ impl Supervisor<'_, '_> {
                 watch.state = state;
                 // Refused before any console is followed (a running guest only: a stopped
                 // or vanished one is reported as it is).
-                if let Ok(dom) = conn.lookup(&watch.target.key) {
-                    let name = dom.name().unwrap_or_else(|_| watch.name.clone());
-                    console::check_offers(self.args, conn, &dom, &name)?;
-                }
+                console::check_offers(self.args, conn, &watch.target.key, &watch.name)?;
             }
             Ok(Seen::Stopped(state, reason)) => {
                 let args = self.args;
